@@ -1,0 +1,102 @@
+//! Semantic checks of a parsed config that its types cannot express. Each error names the JSON
+//! path of the offending value.
+
+use std::collections::HashSet;
+use std::path::Component;
+
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::error::{Error, Result};
+
+pub fn validate(spec: &Spec) -> Result<()> {
+    let process = spec.process().as_ref().ok_or_else(|| Error::config("process", "missing: a container needs a process"))?;
+    match process.args() {
+        Some(a) if !a.is_empty() => {}
+        _ => return Err(Error::config("process.args", "must not be empty")),
+    }
+    if !process.cwd().is_absolute() {
+        return Err(Error::config("process.cwd", format!("{:?} is not an absolute path", process.cwd())));
+    }
+    if let Some(env) = process.env() {
+        for (i, e) in env.iter().enumerate() {
+            if !e.contains('=') {
+                return Err(Error::config(format!("process.env[{i}]"), format!("{e:?} is not of the form KEY=value")));
+            }
+        }
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        if !m.destination().is_absolute() {
+            return Err(Error::config(
+                format!("mounts[{i}].destination"),
+                format!("{:?} is not an absolute path", m.destination()),
+            ));
+        }
+    }
+    let linux = spec.linux().as_ref().ok_or_else(|| Error::config("linux", "missing"))?;
+    let mut seen = HashSet::new();
+    let mut new_ns = HashSet::new();
+    for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
+        if !seen.insert(ns.typ()) {
+            return Err(Error::config(format!("linux.namespaces[{i}].type"), format!("duplicate namespace type \"{}\"", ns_name(ns.typ()))));
+        }
+        match ns.path() {
+            Some(p) if !p.is_absolute() => {
+                return Err(Error::config(format!("linux.namespaces[{i}].path"), format!("{p:?} is not an absolute path")));
+            }
+            Some(p) if !p.exists() => {
+                return Err(Error::config(format!("linux.namespaces[{i}].path"), format!("namespace {p:?} does not exist")));
+            }
+            Some(_) => {}
+            None => {
+                new_ns.insert(ns.typ());
+            }
+        }
+    }
+    if !seen.contains(&LinuxNamespaceType::Mount) {
+        return Err(Error::config("linux.namespaces", "a mount namespace is required"));
+    }
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !new_ns.contains(&LinuxNamespaceType::Uts) {
+        return Err(Error::config("hostname", "unable to set hostname without a private UTS namespace"));
+    }
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !new_ns.contains(&LinuxNamespaceType::Uts) {
+        return Err(Error::config("domainname", "unable to set domainname without a private UTS namespace"));
+    }
+    let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+    if new_ns.contains(&LinuxNamespaceType::User) {
+        if !has_maps || linux.gid_mappings().as_ref().is_none_or(|m| m.is_empty()) {
+            return Err(Error::config("linux.uidMappings", "a new user namespace needs uidMappings and gidMappings"));
+        }
+    } else if has_maps && !seen.contains(&LinuxNamespaceType::User) {
+        return Err(Error::config("linux.uidMappings", "user mappings given but no user namespace"));
+    }
+    if linux.time_offsets().as_ref().is_some_and(|t| !t.is_empty()) && !new_ns.contains(&LinuxNamespaceType::Time) {
+        return Err(Error::config("linux.timeOffsets", "time offsets need a new time namespace"));
+    }
+    if let Some(offsets) = linux.time_offsets() {
+        for k in offsets.keys() {
+            if k != "monotonic" && k != "boottime" {
+                return Err(Error::config(format!("linux.timeOffsets.{k}"), "unknown clock (expected monotonic or boottime)"));
+            }
+        }
+    }
+    if let Some(p) = linux.cgroups_path() {
+        if p.components().any(|c| c == Component::ParentDir) {
+            return Err(Error::config("linux.cgroupsPath", format!("{p:?} must not contain \"..\"")));
+        }
+    }
+    Ok(())
+}
+
+/// The name of a namespace type as config.json spells it.
+pub fn ns_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mount",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "network",
+        LinuxNamespaceType::Time => "time",
+    }
+}

@@ -1,0 +1,224 @@
+//! The one adapter around libcgroups: create a container's cgroup, apply resources, place a
+//! process, freeze, list pids and remove what hull created.
+//!
+//! On hybrid hosts (v1 controllers plus cgroup2 at /sys/fs/cgroup/unified) libcgroups drives the
+//! v1 controllers and hull also places the process in the unified tree, as runc does.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use libcgroups::common::{
+    create_cgroup_manager, get_cgroup_setup, AnyCgroupManager, CgroupConfig, CgroupManager, CgroupSetup,
+    ControllerOpt, FreezerState,
+};
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxDevice, LinuxResources};
+
+use crate::container::CgroupRecord;
+use crate::error::{Error, Result};
+
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+const UNIFIED_HYBRID: &str = "/sys/fs/cgroup/unified";
+
+/// The cgroup of one container, ready to use.
+pub struct Cgroup {
+    pub record: CgroupRecord,
+    manager: AnyCgroupManager,
+    setup: CgroupSetup,
+}
+
+/// Resolve `linux.cgroupsPath`: absolute paths are taken as they are; relative (and empty, which
+/// means `<id>`) are joined to the runtime's own cgroup as the unified hierarchy (`0::`) reports it.
+pub fn resolve_path(config: Option<&Path>, id: &str) -> Result<PathBuf> {
+    let p = match config {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from(id),
+    };
+    if p.is_absolute() {
+        return Ok(p);
+    }
+    let own = fs::read_to_string("/proc/self/cgroup").map_err(|e| Error::io("read", "/proc/self/cgroup", e))?;
+    let base = own
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    Ok(base.join(p))
+}
+
+fn setup() -> Result<CgroupSetup> {
+    get_cgroup_setup().map_err(|e| Error::Cgroup { path: CGROUP_ROOT.into(), msg: e.to_string() })
+}
+
+/// The directory that tells whether a cgroup path exists on this host.
+fn probe_dir(setup: &CgroupSetup, path: &Path) -> PathBuf {
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    match setup {
+        CgroupSetup::Unified => Path::new(CGROUP_ROOT).join(rel),
+        _ => Path::new(CGROUP_ROOT).join("devices").join(rel),
+    }
+}
+
+impl Cgroup {
+    /// Prepare the manager for a new container at `path`. Records the topmost directory that did
+    /// not exist yet, so delete removes exactly what create made.
+    pub fn new_for_create(path: PathBuf, id: &str) -> Result<Cgroup> {
+        let setup = setup()?;
+        let mut created_from = None;
+        let mut cur = path.clone();
+        while cur != Path::new("/") && !probe_dir(&setup, &cur).exists() {
+            created_from = Some(cur.clone());
+            if !cur.pop() {
+                break;
+            }
+        }
+        let record = CgroupRecord {
+            path: path.clone(),
+            created: created_from.is_some(),
+            created_from,
+            systemd: false,
+        };
+        Self::with_setup(record, setup, id)
+    }
+
+    /// The manager of an existing container's cgroup.
+    pub fn open(record: &CgroupRecord, id: &str) -> Result<Cgroup> {
+        Self::with_setup(record.clone(), setup()?, id)
+    }
+
+    fn with_setup(record: CgroupRecord, setup: CgroupSetup, id: &str) -> Result<Cgroup> {
+        let manager = create_cgroup_manager(CgroupConfig {
+            cgroup_path: record.path.clone(),
+            systemd_cgroup: record.systemd,
+            container_name: id.to_string(),
+        })
+        .map_err(|e| Error::Cgroup { path: record.path.clone(), msg: e.to_string() })?;
+        Ok(Cgroup { record, manager, setup })
+    }
+
+    fn err(&self, msg: impl std::fmt::Display) -> Error {
+        Error::Cgroup { path: self.record.path.clone(), msg: msg.to_string() }
+    }
+
+    fn unified_hybrid_dir(&self) -> Option<PathBuf> {
+        match self.setup {
+            CgroupSetup::Hybrid => {
+                let rel = self.record.path.strip_prefix("/").unwrap_or(&self.record.path);
+                Some(Path::new(UNIFIED_HYBRID).join(rel))
+            }
+            _ => None,
+        }
+    }
+
+    /// Move `pid` into the cgroup (creating it), and into the unified tree on hybrid hosts.
+    pub fn add_task(&self, pid: i32) -> Result<()> {
+        self.manager.add_task(Pid::from_raw(pid)).map_err(|e| self.err(format!("add pid {pid}: {e}")))?;
+        if let Some(dir) = self.unified_hybrid_dir() {
+            fs::create_dir_all(&dir).map_err(|e| Error::io("create cgroup", &dir, e))?;
+            let procs = dir.join("cgroup.procs");
+            fs::write(&procs, pid.to_string()).map_err(|e| Error::io("write", &procs, e))?;
+        }
+        Ok(())
+    }
+
+    /// Apply `linux.resources`, with allow rules for the devices the container is given.
+    pub fn apply(&self, resources: Option<&LinuxResources>, devices: &[LinuxDevice]) -> Result<()> {
+        let mut res = resources.cloned().unwrap_or_default();
+        let mut rules = res.devices().clone().unwrap_or_default();
+        for d in devices {
+            let rule = LinuxDeviceCgroupBuilder::default()
+                .allow(true)
+                .typ(d.typ())
+                .major(d.major())
+                .minor(d.minor())
+                .access("rwm")
+                .build()
+                .map_err(|e| self.err(format!("device rule for {:?}: {e}", d.path())))?;
+            rules.push(rule);
+        }
+        res.set_devices(Some(rules));
+        let disable_oom_killer = res.memory().as_ref().and_then(|m| m.disable_oom_killer()).unwrap_or(false);
+        let opt = ControllerOpt { resources: &res, disable_oom_killer, oom_score_adj: None, freezer_state: None };
+        self.manager.apply(&opt).map_err(|e| self.err(format!("apply resources: {e}")))
+    }
+
+    pub fn freeze(&self, frozen: bool) -> Result<()> {
+        let st = if frozen { FreezerState::Frozen } else { FreezerState::Thawed };
+        self.manager.freeze(st).map_err(|e| self.err(format!("freeze: {e}")))
+    }
+
+    /// Host pids of every process in the cgroup.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        let pids = self.manager.get_all_pids().map_err(|e| self.err(format!("list processes: {e}")))?;
+        Ok(pids.into_iter().map(|p| p.as_raw()).collect())
+    }
+
+    /// Remove the cgroup if hull created it, killing what is left inside, then the empty parents
+    /// hull created. A cgroup hull did not create is left alone.
+    pub fn remove(&self) -> Result<()> {
+        if !self.record.created {
+            return Ok(());
+        }
+        self.manager.remove().map_err(|e| self.err(format!("remove: {e}")))?;
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        if let Some(d) = self.unified_hybrid_dir() {
+            dirs.push(d);
+        }
+        for d in dirs {
+            rmdir_retry(&d)?;
+        }
+        self.remove_created_parents();
+        Ok(())
+    }
+
+    fn remove_created_parents(&self) {
+        let Some(top) = &self.record.created_from else { return };
+        let mut cur = self.record.path.clone();
+        while cur != *top && cur.pop() && cur.starts_with(top) {
+            let rel = cur.strip_prefix("/").unwrap_or(&cur).to_path_buf();
+            for base in hierarchy_roots(&self.setup) {
+                let _ = fs::remove_dir(base.join(&rel));
+            }
+        }
+    }
+}
+
+/// Every mounted hierarchy root (v1 controllers, unified).
+fn hierarchy_roots(setup: &CgroupSetup) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let (CgroupSetup::Unified, _) | (_, Err(_)) = (setup, fs::read_dir(CGROUP_ROOT)) {
+        return vec![PathBuf::from(CGROUP_ROOT)];
+    }
+    if let Ok(rd) = fs::read_dir(CGROUP_ROOT) {
+        for e in rd.flatten() {
+            v.push(e.path());
+        }
+    }
+    v
+}
+
+fn rmdir_retry(dir: &Path) -> Result<()> {
+    for i in 0..50 {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && i < 49 => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => return Err(Error::io("remove cgroup", dir, e)),
+        }
+    }
+    Ok(())
+}
+
+/// True when the container's freezer says frozen. Read directly: this runs for every `state`.
+pub fn is_frozen(record: &CgroupRecord) -> bool {
+    let rel = record.path.strip_prefix("/").unwrap_or(&record.path);
+    let v1 = Path::new(CGROUP_ROOT).join("freezer").join(rel).join("freezer.state");
+    if let Ok(s) = fs::read_to_string(&v1) {
+        return s.trim() == "FROZEN";
+    }
+    let v2 = Path::new(CGROUP_ROOT).join(rel).join("cgroup.freeze");
+    matches!(fs::read_to_string(v2).as_deref().map(str::trim), Ok("1"))
+}

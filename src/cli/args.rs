@@ -1,0 +1,85 @@
+//! Argument shapes clap does not accept by itself: single-dash long flags (`-bundle X`, which
+//! containerd sends as `-no-subreaper`). Normalisation stops at the command of `exec`, so a
+//! container's own arguments are never rewritten.
+
+/// Long flag names hull knows; only these are rewritten from `-name` to `--name`.
+const LONG_FLAGS: &[&str] = &[
+    "root", "log", "log-format", "debug", "systemd-cgroup", "rootless", "version", "help", "bundle",
+    "pid-file", "console-socket", "no-pivot", "no-new-keyring", "preserve-fds", "detach", "keep",
+    "force", "all", "format", "quiet", "no-subreaper",
+];
+
+/// Flags that take a separate value, so the next argument is not a positional.
+const VALUE_FLAGS: &[&str] = &[
+    "--root", "--log", "--log-format", "--bundle", "-b", "--pid-file", "--console-socket", "--preserve-fds",
+    "--format", "-f", "--rootless",
+];
+
+pub fn normalize(argv: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut positionals = 0;
+    let mut expect_value = false;
+    let mut verb = String::new();
+    for (i, a) in argv.into_iter().enumerate() {
+        if i == 0 || (positionals >= 2 && verb == "exec") {
+            out.push(a);
+            continue;
+        }
+        if expect_value {
+            expect_value = false;
+            out.push(a);
+            continue;
+        }
+        let a = match a.strip_prefix('-') {
+            Some(rest) if !rest.starts_with('-') && rest.len() > 1 => {
+                let name = rest.split('=').next().unwrap_or(rest);
+                if LONG_FLAGS.contains(&name) {
+                    format!("-{a}")
+                } else {
+                    a
+                }
+            }
+            _ => a,
+        };
+        if a.starts_with('-') {
+            // `--rootless` takes an optional value: only true/false/auto count as its value.
+            expect_value = VALUE_FLAGS.contains(&a.as_str()) && a != "--rootless";
+        } else {
+            // The verb, then the id: after those, `run`'s or `exec`'s arguments are left alone.
+            positionals += 1;
+            if positionals == 1 {
+                verb = a.clone();
+            }
+        }
+        out.push(a);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    fn n(v: &[&str]) -> Vec<String> {
+        normalize(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn single_dash_long_flags_become_double() {
+        assert_eq!(n(&["hull", "-root", "/x", "create", "-bundle", "b", "id"]), n(&["hull", "--root", "/x", "create", "--bundle", "b", "id"]));
+        assert_eq!(n(&["hull", "-log-format=json", "state", "x"])[1], "--log-format=json");
+    }
+
+    #[test]
+    fn short_flags_and_unknown_words_stay() {
+        assert_eq!(n(&["hull", "kill", "-a", "x", "9"])[2], "-a");
+        assert_eq!(n(&["hull", "-x"])[1], "-x");
+    }
+
+    #[test]
+    fn arguments_after_the_id_are_untouched() {
+        let v = n(&["hull", "exec", "id", "ls", "-all"]);
+        assert_eq!(v[4], "-all");
+        assert_eq!(n(&["hull", "create", "id", "-bundle", "b"])[3], "--bundle");
+    }
+}

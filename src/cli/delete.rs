@@ -1,0 +1,37 @@
+use std::time::Duration;
+
+use clap::Args;
+use nix::sys::signal::Signal;
+
+use super::Globals;
+use crate::container::{self, ContainerDir, Status};
+use crate::error::{Error, Result};
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    /// Kill a running container before deleting it
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Container id
+    pub id: String,
+}
+
+pub fn run(g: &Globals, a: DeleteArgs) -> Result<()> {
+    let dir = match ContainerDir::open(&g.root, &a.id) {
+        Ok(d) => d,
+        Err(Error::NotExist) if a.force => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let state = dir.load()?;
+    match dir.status(&state) {
+        Status::Stopped | Status::Created => {}
+        Status::Running | Status::Paused if a.force => {
+            container::signal(&dir, &state, Signal::SIGKILL, true)?;
+            container::wait_stopped(&state, Duration::from_secs(10));
+        }
+        Status::Running | Status::Paused => {
+            return Err(Error::WrongState(format!("cannot delete container {} that is not stopped", a.id)))
+        }
+    }
+    container::destroy(dir, &state)
+}

@@ -1,0 +1,61 @@
+use clap::Args;
+
+use super::state::oci_state;
+use super::Globals;
+use crate::container::{list_ids, State};
+use crate::error::{Error, Result};
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// Output format: table or json
+    #[arg(short = 'f', long, default_value = "table")]
+    pub format: String,
+    /// Print only the container ids
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// The user name of a uid from the host's /etc/passwd.
+fn user_name(uid: u32) -> Option<String> {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten().map(|u| u.name)
+}
+
+pub fn run(g: &Globals, a: ListArgs) -> Result<()> {
+    let ids = list_ids(&g.root)?;
+    if a.quiet {
+        for id in ids {
+            println!("{id}");
+        }
+        return Ok(());
+    }
+    let mut rows = Vec::new();
+    for id in &ids {
+        let dir = g.root.join(id);
+        let Ok(st) = State::load(&dir) else { continue };
+        let mut v = oci_state(&dir, &st);
+        let owner = std::fs::metadata(dir.join(crate::container::STATE_FILE))
+            .ok()
+            .and_then(|m| user_name(std::os::unix::fs::MetadataExt::uid(&m)));
+        v["owner"] = owner.map(serde_json::Value::from).unwrap_or(serde_json::Value::Null);
+        rows.push(v);
+    }
+    match a.format.as_str() {
+        "json" => {
+            println!("{}", serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into()));
+        }
+        "table" => {
+            let mut lines = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
+            for v in &rows {
+                let s = |k: &str| v[k].as_str().map(String::from).unwrap_or_else(|| v[k].to_string());
+                lines.push(vec![s("id"), v["pid"].to_string(), s("status"), s("bundle"), s("created"), s("owner")]);
+            }
+            let widths: Vec<usize> = (0..6).map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0)).collect();
+            for l in lines {
+                let cols: Vec<String> = l.iter().enumerate().map(|(i, c)| format!("{:w$}", c, w = widths[i])).collect();
+                println!("{}", cols.join("   ").trim_end());
+            }
+        }
+        other => return Err(Error::Usage(format!("invalid format option {other:?}: expected table or json"))),
+    }
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! The command line: runc's argument shapes (CONTRACT.md §1), dispatch to one file per verb, and
+//! the mapping of errors to exit status and log lines.
+
+mod args;
+mod create;
+mod delete;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::{Error, Result};
+use crate::log;
+
+pub const DEFAULT_ROOT: &str = "/run/hull";
+
+#[derive(Parser, Debug)]
+#[command(name = "hull", about = "hull: an OCI container runtime", disable_version_flag = true)]
+pub struct Cli {
+    /// Directory for the state of containers
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Write log lines to FILE (default: stderr)
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<String>,
+    /// Log format: text or json
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    pub log_format: String,
+    /// Log debug messages
+    #[arg(long)]
+    pub debug: bool,
+    /// Use systemd to manage cgroups
+    #[arg(long)]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto
+    #[arg(long, value_name = "VALUE", num_args = 0..=1, default_missing_value = "true")]
+    pub rootless: Option<String>,
+    /// Print the version
+    #[arg(short = 'v', long)]
+    pub version: bool,
+    #[command(subcommand)]
+    pub cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Create a container
+    Create(create::CreateArgs),
+    /// Start a created container
+    Start(start::StartArgs),
+    /// Output the state of a container
+    State(state::StateArgs),
+    /// Send a signal to the container's init process
+    Kill(kill::KillArgs),
+    /// Delete a container
+    Delete(delete::DeleteArgs),
+    /// Create and start a container
+    Run(run::RunArgs),
+    /// List containers
+    #[command(alias = "ps-all")]
+    List(list::ListArgs),
+    /// Create a new specification file
+    Spec(spec::SpecArgs),
+}
+
+/// Global settings every verb receives.
+pub struct Globals {
+    pub root: PathBuf,
+    pub systemd_cgroup: bool,
+}
+
+pub fn main() -> i32 {
+    let argv = args::normalize(std::env::args().collect());
+    let cli = match Cli::try_parse_from(&argv) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let format = match cli.log_format.as_str() {
+        "json" => log::Format::Json,
+        "text" => log::Format::Text,
+        other => {
+            eprintln!("invalid log format {other:?}: expected text or json");
+            return 1;
+        }
+    };
+    log::init(cli.log.as_deref(), format, cli.debug);
+    if cli.version {
+        print!("{}", version_text());
+        return 0;
+    }
+    let Some(cmd) = cli.cmd else {
+        eprintln!("hull: no command given; see hull --help");
+        return 1;
+    };
+    let g = Globals { root: cli.root.unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT)), systemd_cgroup: cli.systemd_cgroup };
+    let res: Result<i32> = match cmd {
+        Cmd::Create(a) => create::run(&g, a).map(|()| 0),
+        Cmd::Start(a) => start::run(&g, a).map(|()| 0),
+        Cmd::State(a) => state::run(&g, a).map(|()| 0),
+        Cmd::Kill(a) => kill::run(&g, a).map(|()| 0),
+        Cmd::Delete(a) => delete::run(&g, a).map(|()| 0),
+        Cmd::Run(a) => run::run(&g, a),
+        Cmd::List(a) => list::run(&g, a).map(|()| 0),
+        Cmd::Spec(a) => spec::run(a).map(|()| 0),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => {
+            log::error(e.to_string());
+            1
+        }
+    }
+}
+
+pub fn version_text() -> String {
+    format!(
+        "hull version {}\ncommit: {}\nspec: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        option_env!("HULL_COMMIT").unwrap_or("unknown"),
+        crate::OCI_VERSION
+    )
+}
+
+/// `--rootless` is accepted for compatibility; hull decides from the effective uid.
+pub fn usage(msg: impl Into<String>) -> Error {
+    Error::Usage(msg.into())
+}

@@ -1,0 +1,167 @@
+//! A container on disk: its state directory under `--root`, the lock that serializes verbs on one
+//! id, the persisted state and the derived status.
+
+mod state;
+mod lifecycle;
+pub mod status;
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+
+use crate::error::{Error, Result};
+
+pub use state::{CgroupRecord, State};
+pub use lifecycle::{destroy, signal, wait_stopped};
+pub use status::{derive_status, process_start_time, Status};
+
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+/// Check an id against `[A-Za-z0-9_+.-]+` (and refuse `.`/`..`, which name directories).
+pub fn validate_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id != "."
+        && id != ".."
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+.-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidId(id.to_string()))
+    }
+}
+
+/// An open, locked state directory. The lock lasts until this value is dropped.
+pub struct ContainerDir {
+    pub id: String,
+    pub path: PathBuf,
+    lock: File,
+}
+
+impl ContainerDir {
+    /// Create the state directory of a new container; fails with `Exists` if the id is taken.
+    pub fn create(root: &Path, id: &str) -> Result<ContainerDir> {
+        validate_id(id)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o711)
+            .create(root)
+            .map_err(|e| Error::io("create state root", root, e))?;
+        let path = root.join(id);
+        match fs::DirBuilder::new().mode(0o711).create(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(Error::Exists),
+            Err(e) => return Err(Error::io("create state dir", &path, e)),
+        }
+        let lock = open_dir(&path)?;
+        lock_exclusive(&lock, &path)?;
+        Ok(ContainerDir { id: id.to_string(), path, lock })
+    }
+
+    /// Open and lock the state directory of an existing container.
+    pub fn open(root: &Path, id: &str) -> Result<ContainerDir> {
+        validate_id(id)?;
+        let path = root.join(id);
+        let lock = match open_dir(&path) {
+            Ok(f) => f,
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotExist)
+            }
+            Err(e) => return Err(e),
+        };
+        lock_exclusive(&lock, &path)?;
+        // The holder before us may have deleted the container while we waited.
+        let gone = lock.metadata().map(|m| m.nlink() == 0).unwrap_or(true);
+        if gone || !path.join(STATE_FILE).exists() {
+            return Err(Error::NotExist);
+        }
+        Ok(ContainerDir { id: id.to_string(), path, lock })
+    }
+
+    /// The raw fd holding the lock: the init process must close it, or the lock would outlive
+    /// `create`.
+    pub fn lock_fd(&self) -> i32 {
+        self.lock.as_raw_fd()
+    }
+
+    pub fn load(&self) -> Result<State> {
+        State::load(&self.path)
+    }
+
+    pub fn save(&self, state: &State) -> Result<()> {
+        let data = serde_json::to_vec(state).map_err(|e| Error::Other(format!("encode state: {e}")))?;
+        write_atomic(&self.path.join(STATE_FILE), &data, 0o600)
+    }
+
+    pub fn fifo_path(&self) -> PathBuf {
+        self.path.join(EXEC_FIFO)
+    }
+
+    /// Remove the state directory and everything in it.
+    pub fn remove(self) -> Result<()> {
+        fs::remove_dir_all(&self.path).map_err(|e| Error::io("remove state dir", &self.path, e))
+    }
+}
+
+fn open_dir(path: &Path) -> Result<File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| Error::io("open state dir", path, e))
+}
+
+fn lock_exclusive(f: &File, path: &Path) -> Result<()> {
+    loop {
+        // SAFETY: flock on a descriptor this File owns.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(());
+        }
+        match Errno::last() {
+            Errno::EINTR => continue,
+            e => return Err(Error::sys(format!("lock state dir {path:?}"), e)),
+        }
+    }
+}
+
+/// Write a file atomically: a temporary file in the same directory, then rename.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
+    let res = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(&tmp)?;
+        f.write_all(data)?;
+        fs::rename(&tmp, path)
+    })();
+    res.map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        Error::io("write", path, e)
+    })
+}
+
+/// All container ids under `root`, sorted.
+pub fn list_ids(root: &Path) -> Result<Vec<String>> {
+    let rd = match fs::read_dir(root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("read state root", root, e)),
+    };
+    let mut ids: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join(STATE_FILE).exists())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    Ok(ids)
+}

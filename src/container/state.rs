@@ -1,0 +1,77 @@
+//! What hull persists about a container in `state.json`. The status is not stored: it is derived
+//! from the init process and the state directory each time (see `status.rs`).
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Hooks;
+use serde::{Deserialize, Serialize};
+
+use super::STATE_FILE;
+use crate::error::{Error, Result};
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    pub oci_version: String,
+    pub id: String,
+    /// Host pid of the container's init.
+    pub pid: i32,
+    /// Start time of init (field 22 of /proc/<pid>/stat), to detect pid reuse.
+    pub init_start_time: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: HashMap<String, String>,
+    pub owner: String,
+    pub cgroup: CgroupRecord,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<Hooks>,
+}
+
+/// Where the container's cgroup is and whether hull made it (only then is it removed).
+#[derive(Serialize, Deserialize, Debug, Clone, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct CgroupRecord {
+    pub path: PathBuf,
+    pub created: bool,
+    /// The topmost directory of `path` that did not exist before create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_from: Option<PathBuf>,
+    #[serde(default)]
+    pub systemd: bool,
+}
+
+impl State {
+    pub fn load(dir: &Path) -> Result<State> {
+        let p = dir.join(STATE_FILE);
+        let data = fs::read(&p).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::NotExist
+            } else {
+                Error::io("read", &p, e)
+            }
+        })?;
+        serde_json::from_slice(&data).map_err(|e| Error::Other(format!("state file {p:?} is corrupt: {e}")))
+    }
+
+    /// The OCI state object (runtime.md#state) for a given status.
+    pub fn oci_json(&self, status: &str, pid: i32) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "ociVersion": self.oci_version,
+            "id": self.id,
+            "pid": pid,
+            "status": status,
+            "bundle": self.bundle,
+            "rootfs": self.rootfs,
+            "created": self.created,
+            "owner": self.owner,
+        });
+        if !self.annotations.is_empty() {
+            v["annotations"] = serde_json::to_value(&self.annotations).unwrap_or_default();
+        }
+        v
+    }
+}

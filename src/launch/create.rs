@@ -1,0 +1,213 @@
+//! The runtime side of `create`.
+
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{open, OFlag};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
+use nix::sys::wait::waitpid;
+use nix::unistd::{mkfifo, Pid};
+
+use super::init::{self, InitCtx};
+use super::sync::{Channel, Msg};
+use crate::bundle::Bundle;
+use crate::cgroups::{self, Cgroup};
+use crate::container::{process_start_time, write_atomic, ContainerDir, State};
+use crate::error::{Context, Error, Result};
+use crate::linux::clone::fork_with_flags;
+use crate::linux::namespaces::{self, NsPlan};
+
+pub struct CreateOpts<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub pid_file: Option<&'a Path>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    pub systemd_cgroup: bool,
+}
+
+/// What a failed create must undo, in reverse order of making it.
+struct Undo {
+    dir: Option<ContainerDir>,
+    cgroup: Option<Cgroup>,
+    init_pid: Option<i32>,
+}
+
+impl Undo {
+    fn run(mut self) {
+        if let Some(pid) = self.init_pid.take() {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+        }
+        if let Some(cg) = self.cgroup.take() {
+            if let Err(e) = cg.remove() {
+                crate::log::warn(format!("cleanup after failed create: {e}"));
+            }
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
+}
+
+/// Create a container: on success init is set up and blocked on the exec fifo, and the state
+/// dir is locked by the returned handle. On failure nothing is left behind.
+pub fn create(opts: &CreateOpts) -> Result<(ContainerDir, State)> {
+    crate::container::validate_id(opts.id)?;
+    let bundle = Bundle::load(opts.bundle)?;
+    let dir = ContainerDir::create(opts.root, opts.id)?;
+    let mut undo = Undo { dir: None, cgroup: None, init_pid: None };
+    let res = create_in(opts, &bundle, &dir, &mut undo);
+    match res {
+        Ok(state) => Ok((dir, state)),
+        Err(e) => {
+            undo.dir = Some(dir);
+            undo.run();
+            Err(e)
+        }
+    }
+}
+
+fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut Undo) -> Result<State> {
+    let spec = &bundle.spec;
+    let linux = spec.linux().as_ref().ok_or_else(|| Error::config("linux", "missing"))?;
+    let fifo = dir.fifo_path();
+    mkfifo(&fifo, Mode::from_bits_truncate(0o622)).ctx(|| format!("mkfifo {fifo:?}"))?;
+    // The umask may have cleared the write bits that a non-root container user needs.
+    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .map_err(|e| Error::io("chmod", &fifo, e))?;
+    let fifo_fd = open(&fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).ctx(|| format!("open {fifo:?}"))?;
+
+    let cg_path = cgroups::resolve_path(linux.cgroups_path().as_deref(), opts.id)?;
+    let cgroup = Cgroup::new_for_create(cg_path, opts.id)?;
+    let plan = NsPlan::from_config(linux);
+    let (parent_ch, child_ch) = Channel::pair()?;
+
+    let ctx = InitCtx {
+        spec,
+        bundle: &bundle.dir,
+        rootfs: &bundle.rootfs,
+        plan: &plan,
+        chan: &child_ch,
+        fifo_fd: fifo_fd.as_raw_fd(),
+        lock_fd: dir.lock_fd(),
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        preserve_fds: opts.preserve_fds,
+        cgroup_path: &cgroup.record.path,
+        id: opts.id,
+    };
+    let pid = spawn_init(&ctx, &parent_ch)?;
+    undo.init_pid = Some(pid);
+    drop(child_ch);
+    undo.cgroup = Some(cgroup);
+    let cgroup = undo.cgroup.as_ref().expect("just set");
+
+    cgroup.add_task(pid)?;
+    let devices: Vec<_> = linux.devices().clone().unwrap_or_default();
+    cgroup.apply(linux.resources().as_ref(), &devices)?;
+    if plan.new_user {
+        write_id_maps(pid, linux)?;
+    }
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        let p = format!("/proc/{pid}/oom_score_adj");
+        std::fs::write(&p, adj.to_string()).ctx(|| format!("set oom_score_adj {adj}"))?;
+    }
+    parent_ch.send(&Msg::Go)?;
+    match parent_ch.recv()? {
+        Some(Msg::Ready) => {}
+        Some(Msg::Error(msg)) => return Err(Error::Init(msg)),
+        Some(m) => return Err(Error::Other(format!("init sent {m:?} during setup"))),
+        None => return Err(Error::Init("container init exited during setup".into())),
+    }
+
+    let state = State {
+        oci_version: spec.version().clone(),
+        id: opts.id.to_string(),
+        pid,
+        init_start_time: process_start_time(pid).unwrap_or(0),
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::log::now_rfc3339(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        owner: String::new(),
+        cgroup: cgroup.record.clone(),
+        hooks: spec.hooks().clone(),
+    };
+    dir.save(&state)?;
+    if let Some(p) = opts.pid_file {
+        let p = absolute(p);
+        write_atomic(&p, pid.to_string().as_bytes(), 0o644)?;
+    }
+    // Success: the init stays, and so do the cgroup and the state dir.
+    undo.init_pid = None;
+    undo.cgroup = None;
+    Ok(state)
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+/// Clone the init. Namespaces joined by path are entered in a short-lived intermediate that then
+/// clones the init as a sibling (CLONE_PARENT), so init stays a child of this process either way.
+fn spawn_init(ctx: &InitCtx, parent_ch: &Channel) -> Result<i32> {
+    if !ctx.plan.has_joins() {
+        let pid = fork_with_flags(ctx.plan.clone_flags).ctx(|| "clone container init".into())?;
+        if pid == 0 {
+            init::run(ctx);
+        }
+        return Ok(pid);
+    }
+    let opened = namespaces::open_joins(ctx.plan)?;
+    let mid = fork_with_flags(0).ctx(|| "fork namespace-joining helper".into())?;
+    if mid == 0 {
+        let res = namespaces::join(&opened).and_then(|()| {
+            fork_with_flags(ctx.plan.clone_flags | libc::CLONE_PARENT as u64).ctx(|| "clone container init".into())
+        });
+        match res {
+            Ok(0) => init::run(ctx),
+            Ok(pid) => {
+                let _ = ctx.chan.send(&Msg::Pid(pid));
+                // SAFETY: _exit ends this forked helper without running the parent's atexit
+                // handlers or destructors twice.
+                unsafe { libc::_exit(0) }
+            }
+            Err(e) => {
+                let _ = ctx.chan.send(&Msg::Error(e.to_string()));
+                // SAFETY: as above.
+                unsafe { libc::_exit(1) }
+            }
+        }
+    }
+    drop(opened);
+    let msg = parent_ch.recv();
+    let _ = waitpid(Pid::from_raw(mid), None);
+    match msg? {
+        Some(Msg::Pid(pid)) => Ok(pid),
+        Some(Msg::Error(e)) => Err(Error::Init(e)),
+        _ => Err(Error::Init("namespace-joining helper exited without starting init".into())),
+    }
+}
+
+/// Write uid_map and gid_map of the init's new user namespace.
+fn write_id_maps(pid: i32, linux: &oci_spec::runtime::Linux) -> Result<()> {
+    let fmt = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> String {
+        maps.iter()
+            .flatten()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect()
+    };
+    for (file, text) in [("uid_map", fmt(linux.uid_mappings())), ("gid_map", fmt(linux.gid_mappings()))] {
+        let p = format!("/proc/{pid}/{file}");
+        std::fs::write(&p, text.as_bytes()).ctx(|| format!("write {p}"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! The container side of `create`: runs in the cloned init, builds the container, reports ready
+//! and blocks on the exec fifo until `start`, then execs the user process.
+
+use std::os::fd::{AsFd, RawFd};
+use std::path::Path;
+
+use nix::fcntl::OFlag;
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::stat::Mode;
+use nix::unistd::{chdir, close, setresgid, setresuid, sethostname, setsid, write, Gid, Uid};
+use oci_spec::runtime::Spec;
+
+use super::sync::{Channel, Msg};
+use crate::error::{Context, Error, Result};
+use crate::linux::capabilities::{self, CapSets};
+use crate::linux::devices;
+use crate::linux::mounts::{mount_entry, parse_propagation, MountCtx};
+use crate::linux::namespaces::{self, NsPlan};
+use crate::linux::safe_path::{create_in_root, Kind};
+use crate::linux::{exec, rlimits, rootfs, user};
+
+pub struct InitCtx<'a> {
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub plan: &'a NsPlan,
+    pub chan: &'a Channel,
+    pub fifo_fd: RawFd,
+    pub lock_fd: RawFd,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: u32,
+    pub cgroup_path: &'a Path,
+    pub id: &'a str,
+}
+
+/// Entry point of the cloned init. Never returns: it execs the user process or exits 1 after
+/// reporting the error to the runtime side.
+pub fn run(ctx: &InitCtx) -> ! {
+    let err = match setup(ctx) {
+        Ok(e) => e,
+        Err(e) => e,
+    };
+    let _ = ctx.chan.send(&Msg::Error(err.to_string()));
+    // SAFETY: _exit ends the forked init without running destructors shared with the parent.
+    unsafe { libc::_exit(1) }
+}
+
+/// Returns only with the error that prevented the exec.
+fn setup(ctx: &InitCtx) -> Result<Error> {
+    // The state-dir lock belongs to `create`; holding it here would block `start` forever.
+    let _ = close(ctx.lock_fd);
+    match ctx.chan.recv()? {
+        Some(Msg::Go) => {}
+        _ => return Err(Error::Init("runtime went away before setup".into())),
+    }
+    let spec = ctx.spec;
+    let linux = spec.linux().as_ref().ok_or_else(|| Error::config("linux", "missing"))?;
+    let process = spec.process().as_ref().ok_or_else(|| Error::config("process", "missing"))?;
+
+    if ctx.plan.new_user {
+        // Become the namespace's root (when mapped) so the setup below runs with its privileges.
+        let _ = setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
+        let _ = setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
+    }
+    if ctx.plan.new_time {
+        let offsets: Vec<(String, i64, u32)> = linux
+            .time_offsets()
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.secs().unwrap_or(0), v.nanosecs().unwrap_or(0)))
+            .collect();
+        namespaces::enter_new_time_ns(&offsets)?;
+    }
+    if ctx.plan.new_cgroup {
+        namespaces::unshare_cgroup()?;
+    }
+    setsid().ctx(|| "setsid".into())?;
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        sethostname(h).ctx(|| format!("sethostname {h:?}"))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        // SAFETY: the pointer and length describe `d`'s bytes, which outlive the call.
+        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
+            return Err(Error::sys(format!("setdomainname {d:?}"), nix::errno::Errno::last()));
+        }
+    }
+
+    let in_userns = ctx.plan.new_user || ctx.plan.joins_type(oci_spec::runtime::LinuxNamespaceType::User);
+    build_rootfs(ctx, linux, process, in_userns)?;
+
+    if let Some(r) = process.rlimits() {
+        rlimits::apply(r)?;
+    }
+    if !ctx.no_new_keyring {
+        join_session_keyring(ctx.id);
+    }
+    let caps = process.capabilities().as_ref().map(|c| CapSets::from_config(Some(c)));
+    if let Some(c) = &caps {
+        capabilities::apply_bounding(c)?;
+    }
+    user::switch(process.user(), setgroups_allowed())?;
+    if let Some(c) = &caps {
+        capabilities::apply_process_sets(c)?;
+    }
+    user::set_umask(process.user());
+    let cwd = process.cwd();
+    chdir(cwd).map_err(|e| {
+        Error::Init(format!("chdir to cwd ({:?}) set in config.json failed: {}", cwd, crate::error::errno_text(e)))
+    })?;
+    if process.no_new_privileges() == Some(true) {
+        nix::sys::prctl::set_no_new_privs().ctx(|| "prctl PR_SET_NO_NEW_PRIVS".into())?;
+    }
+    let args = process.args().clone().unwrap_or_default();
+    let mut env = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", home_of(process.user().uid())));
+    }
+    let path = exec::lookup(&args[0], &env)?;
+
+    reset_signals();
+    close_fds_above(3 + ctx.preserve_fds);
+    ctx.chan.send(&Msg::Ready)?;
+
+    // Blocks until `start` opens the fifo for reading.
+    let fifo = crate::linux::open_fd(format!("/proc/self/fd/{}", ctx.fifo_fd).as_str(), OFlag::O_WRONLY)
+        .ctx(|| "open exec fifo".into())?;
+    write(fifo.as_fd(), b"0").ctx(|| "write exec fifo".into())?;
+    drop(fifo);
+    Ok(exec::execve(&path, &args, &env))
+}
+
+fn build_rootfs(ctx: &InitCtx, linux: &oci_spec::runtime::Linux, process: &oci_spec::runtime::Process, in_userns: bool) -> Result<()> {
+    let propagation = match linux.rootfs_propagation().as_deref() {
+        None | Some("") => None,
+        Some(p) => Some(parse_propagation(p).ok_or_else(|| {
+            Error::config("linux.rootfsPropagation", format!("unknown propagation {p:?}"))
+        })?),
+    };
+    // Devices and the cwd are created with exactly the modes asked for.
+    nix::sys::stat::umask(Mode::empty());
+    let root_fd = rootfs::prepare(ctx.rootfs, propagation)?;
+    let mctx = MountCtx {
+        rootfs: root_fd.as_fd(),
+        rootfs_path: ctx.rootfs,
+        bundle: ctx.bundle,
+        in_userns,
+        new_netns: ctx.plan.new_net,
+        new_cgroupns: ctx.plan.new_cgroup,
+        cgroup_path: ctx.cgroup_path,
+    };
+    let mounts = ctx.spec.mounts().clone().unwrap_or_default();
+    for (i, m) in mounts.iter().enumerate() {
+        mount_entry(&mctx, i, m)?;
+    }
+    let dev_is_bind = mounts.iter().any(|m| {
+        m.destination() == Path::new("/dev")
+            && m.options().iter().flatten().any(|o| o == "bind" || o == "rbind")
+    });
+    if !dev_is_bind {
+        let config: Vec<devices::Device> = linux
+            .devices()
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, d)| devices::from_config(i, d))
+            .collect::<Result<_>>()?;
+        for d in devices::default_devices() {
+            if !config.iter().any(|c| c.path == d.path) {
+                devices::create(root_fd.as_fd(), &d, in_userns)?;
+            }
+        }
+        for d in &config {
+            devices::create(root_fd.as_fd(), d, in_userns)?;
+        }
+        devices::create_symlinks(root_fd.as_fd())?;
+    }
+    // runc creates a missing cwd, as root, before the user switch.
+    create_in_root(root_fd.as_fd(), process.cwd(), Kind::Dir)
+        .map_err(|e| Error::sys(format!("create cwd {:?}", process.cwd()), e))?;
+    drop(root_fd);
+
+    if ctx.no_pivot {
+        rootfs::move_root(ctx.rootfs)?;
+    } else {
+        rootfs::pivot(ctx.rootfs)?;
+    }
+    for p in linux.masked_paths().iter().flatten() {
+        rootfs::mask_path(Path::new(p))?;
+    }
+    for p in linux.readonly_paths().iter().flatten() {
+        rootfs::readonly_path(Path::new(p), in_userns)?;
+    }
+    if ctx.spec.root().as_ref().and_then(|r| r.readonly()) == Some(true) {
+        rootfs::make_root_readonly(in_userns)?;
+    }
+    if let Some(p) = propagation {
+        rootfs::set_root_propagation(p)?;
+    }
+    nix::sys::stat::umask(Mode::from_bits_truncate(0o022));
+    Ok(())
+}
+
+/// setgroups(2) is refused in a user namespace whose /proc/self/setgroups says "deny".
+fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() != "deny").unwrap_or(true)
+}
+
+/// The home directory of `uid` from the container's /etc/passwd, or "/".
+fn home_of(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid))
+        .map(|f| f[5].to_string())
+        .unwrap_or_else(|| "/".to_string())
+}
+
+/// A fresh session keyring per container, so containers do not share the host's keys.
+fn join_session_keyring(id: &str) {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let Ok(name) = std::ffi::CString::new(format!("_ses.{id}")) else { return };
+    // SAFETY: keyctl reads the NUL-terminated name only during the call.
+    let r = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if r < 0 {
+        crate::log::debug(format!("join session keyring: {}", nix::errno::Errno::last()));
+    }
+}
+
+/// Unblock every signal and restore default dispositions (hull ignores SIGPIPE, as every Rust
+/// program does; the container must not inherit that).
+fn reset_signals() {
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for s in Signal::iterator() {
+        if s != Signal::SIGKILL && s != Signal::SIGSTOP {
+            // SAFETY: installing SIG_DFL involves no handler code.
+            let _ = unsafe { sigaction(s, &dfl) };
+        }
+    }
+}
+
+/// Mark every descriptor from `first` up close-on-exec: nothing of the runtime reaches the
+/// container beyond stdio and the preserved fds.
+fn close_fds_above(first: u32) {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on descriptors.
+    unsafe { libc::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
+}

@@ -1,0 +1,48 @@
+//! `start`: open the exec fifo, which releases the blocked init into execve.
+
+use std::io::Read;
+use std::os::fd::AsFd;
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+
+use crate::container::{ContainerDir, State, Status};
+use crate::error::{Context, Error, Result};
+
+/// Release a created container. Fails unless the container is `created`.
+pub fn start(dir: &ContainerDir, state: &State) -> Result<()> {
+    match dir.status(state) {
+        Status::Created => {}
+        Status::Stopped => return Err(Error::WrongState("cannot start a container that has stopped".into())),
+        Status::Running | Status::Paused => {
+            return Err(Error::WrongState("cannot start an already running container".into()))
+        }
+    }
+    let path = dir.fifo_path();
+    // Non-blocking open: a reader may open a fifo without a writer; then wait for the init's
+    // byte while checking that the init is still alive, so a dead init cannot hang `start`.
+    let fd = crate::linux::open_fd(&path, OFlag::O_RDONLY | OFlag::O_NONBLOCK)
+        .ctx(|| format!("open exec fifo {path:?}"))?;
+    let mut file = std::fs::File::from(fd);
+    loop {
+        let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(100u16)) {
+            Ok(0) | Err(Errno::EINTR) => {
+                if !crate::container::status::init_alive(state) {
+                    return Err(Error::WrongState("cannot start a container that has stopped".into()));
+                }
+                continue;
+            }
+            Ok(_) => break,
+            Err(e) => return Err(Error::sys("poll exec fifo", e)),
+        }
+    }
+    let mut buf = [0u8; 1];
+    let n = file.read(&mut buf).map_err(|e| Error::io("read", &path, e))?;
+    if n == 0 {
+        return Err(Error::WrongState("cannot start a container that has stopped".into()));
+    }
+    std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! The channel between the runtime side and the container's init during setup: a
+//! SOCK_SEQPACKET socketpair, so each message arrives whole.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+
+use crate::error::{Context, Error, Result};
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Msg {
+    /// Runtime → init: cgroup placed, id maps written; go on with setup.
+    Go,
+    /// Intermediate → runtime: the pid of init (when namespaces are joined by path).
+    Pid(i32),
+    /// Init → runtime: fully set up; about to block on the exec fifo.
+    Ready,
+    /// Init → runtime: setup failed with this message.
+    Error(String),
+}
+
+pub struct Channel(OwnedFd);
+
+impl Channel {
+    pub fn pair() -> Result<(Channel, Channel)> {
+        let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
+            .ctx(|| "socketpair for init sync".into())?;
+        Ok((Channel(a), Channel(b)))
+    }
+
+    pub fn raw(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+
+    pub fn send(&self, m: &Msg) -> Result<()> {
+        let buf = match m {
+            Msg::Go => vec![b'G'],
+            Msg::Pid(p) => [&[b'P'][..], &p.to_le_bytes()].concat(),
+            Msg::Ready => vec![b'R'],
+            Msg::Error(s) => [&[b'E'][..], s.as_bytes()].concat(),
+        };
+        loop {
+            match send(self.0.as_raw_fd(), &buf, MsgFlags::MSG_NOSIGNAL) {
+                Ok(_) => return Ok(()),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(Error::sys("send on init sync channel", e)),
+            }
+        }
+    }
+
+    /// Receive one message; `None` when the other side closed the channel.
+    pub fn recv(&self) -> Result<Option<Msg>> {
+        let mut buf = vec![0u8; 65536];
+        let n = loop {
+            match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+                Ok(n) => break n,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(Error::sys("receive on init sync channel", e)),
+            }
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        let body = &buf[1..n];
+        Ok(Some(match buf[0] {
+            b'G' => Msg::Go,
+            b'R' => Msg::Ready,
+            b'P' if body.len() == 4 => Msg::Pid(i32::from_le_bytes([body[0], body[1], body[2], body[3]])),
+            b'E' => Msg::Error(String::from_utf8_lossy(body).into_owned()),
+            t => return Err(Error::Other(format!("init sync channel: unexpected message tag {t}"))),
+        }))
+    }
+}

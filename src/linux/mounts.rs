@@ -1,0 +1,239 @@
+//! config.json `mounts`: option parsing and mounting one entry inside the rootfs.
+
+use std::os::fd::BorrowedFd;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::MsFlags;
+use nix::sys::statvfs::{statvfs, FsFlags};
+use oci_spec::runtime::Mount;
+
+use super::safe_path::{create_in_root, fd_path, open_in_root, Kind};
+use crate::error::{Error, Result};
+
+/// A mount entry's options split into what mount(2) takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountOptions {
+    pub flags: MsFlags,
+    /// Flags to clear (e.g. `rw`, `suid`), relevant when remounting a bind mount.
+    pub clear: MsFlags,
+    pub propagation: MsFlags,
+    pub data: Vec<String>,
+}
+
+impl Default for MountOptions {
+    fn default() -> Self {
+        MountOptions { flags: MsFlags::empty(), clear: MsFlags::empty(), propagation: MsFlags::empty(), data: Vec::new() }
+    }
+}
+
+impl MountOptions {
+    pub fn is_bind(&self) -> bool {
+        self.flags.contains(MsFlags::MS_BIND)
+    }
+}
+
+/// Parse `options` of a mount entry. Recursive mount attributes (`rro`, ...) are refused with a
+/// clear error rather than passed to the kernel as data it would reject obscurely.
+pub fn parse_options(options: &[String]) -> std::result::Result<MountOptions, String> {
+    let mut o = MountOptions::default();
+    for opt in options {
+        let (set, clear, prop) = match opt.as_str() {
+            "defaults" => (MsFlags::empty(), MsFlags::empty(), MsFlags::empty()),
+            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty(), MsFlags::empty()),
+            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY, MsFlags::empty()),
+            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty(), MsFlags::empty()),
+            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID, MsFlags::empty()),
+            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty(), MsFlags::empty()),
+            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV, MsFlags::empty()),
+            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty(), MsFlags::empty()),
+            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC, MsFlags::empty()),
+            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty(), MsFlags::empty()),
+            "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
+            "dirsync" => (MsFlags::MS_DIRSYNC, MsFlags::empty(), MsFlags::empty()),
+            "remount" => (MsFlags::MS_REMOUNT, MsFlags::empty(), MsFlags::empty()),
+            "mand" => (MsFlags::MS_MANDLOCK, MsFlags::empty(), MsFlags::empty()),
+            "nomand" => (MsFlags::empty(), MsFlags::MS_MANDLOCK, MsFlags::empty()),
+            "atime" => (MsFlags::empty(), MsFlags::MS_NOATIME, MsFlags::empty()),
+            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty(), MsFlags::empty()),
+            "diratime" => (MsFlags::empty(), MsFlags::MS_NODIRATIME, MsFlags::empty()),
+            "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty(), MsFlags::empty()),
+            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty(), MsFlags::empty()),
+            "norelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME, MsFlags::empty()),
+            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty(), MsFlags::empty()),
+            "nostrictatime" => (MsFlags::empty(), MsFlags::MS_STRICTATIME, MsFlags::empty()),
+            "silent" => (MsFlags::MS_SILENT, MsFlags::empty(), MsFlags::empty()),
+            "loud" => (MsFlags::empty(), MsFlags::MS_SILENT, MsFlags::empty()),
+            "bind" => (MsFlags::MS_BIND, MsFlags::empty(), MsFlags::empty()),
+            "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty(), MsFlags::empty()),
+            "private" => (MsFlags::empty(), MsFlags::empty(), MsFlags::MS_PRIVATE),
+            "rprivate" => (MsFlags::empty(), MsFlags::empty(), MsFlags::MS_PRIVATE | MsFlags::MS_REC),
+            "shared" => (MsFlags::empty(), MsFlags::empty(), MsFlags::MS_SHARED),
+            "rshared" => (MsFlags::empty(), MsFlags::empty(), MsFlags::MS_SHARED | MsFlags::MS_REC),
+            "slave" => (MsFlags::empty(), MsFlags::empty(), MsFlags::MS_SLAVE),
+            "rslave" => (MsFlags::empty(), MsFlags::empty(), MsFlags::MS_SLAVE | MsFlags::MS_REC),
+            "unbindable" => (MsFlags::empty(), MsFlags::empty(), MsFlags::MS_UNBINDABLE),
+            "runbindable" => (MsFlags::empty(), MsFlags::empty(), MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
+            "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec" | "rnodiratime"
+            | "rdiratime" | "rrelatime" | "rnorelatime" | "rnoatime" | "ratime" | "rstrictatime"
+            | "rnostrictatime" | "idmap" | "ridmap" | "tmpcopyup" | "copy-symlink" => {
+                return Err(format!("mount option {opt:?} is not supported by this version of hull"));
+            }
+            _ => {
+                o.data.push(opt.clone());
+                continue;
+            }
+        };
+        o.flags |= set;
+        o.flags &= !clear;
+        o.clear |= clear;
+        o.propagation |= prop;
+    }
+    Ok(o)
+}
+
+/// Parse a propagation name as `rootfsPropagation` spells it.
+pub fn parse_propagation(name: &str) -> Option<MsFlags> {
+    match parse_options(&[name.to_string()]) {
+        Ok(o) if !o.propagation.is_empty() => Some(o.propagation),
+        _ => None,
+    }
+}
+
+/// mount(2) with flags and an optional data string.
+pub fn mount_raw(src: Option<&Path>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> std::result::Result<(), Errno> {
+    nix::mount::mount(src, target, fstype, flags, data)
+}
+
+/// Everything `mount_entry` needs to know about the container being built.
+pub struct MountCtx<'a> {
+    pub rootfs: BorrowedFd<'a>,
+    pub rootfs_path: &'a Path,
+    pub bundle: &'a Path,
+    pub in_userns: bool,
+    pub new_netns: bool,
+    pub new_cgroupns: bool,
+    pub cgroup_path: &'a Path,
+}
+
+fn display(m: &Mount) -> (String, String) {
+    let src = m.source().as_ref().map(|s| s.display().to_string()).unwrap_or_else(|| "none".into());
+    (src, m.destination().display().to_string())
+}
+
+fn mount_err(m: &Mount, e: Errno) -> Error {
+    let (src, dst) = display(m);
+    Error::sys(format!("mount {src:?} on {dst:?}"), e)
+}
+
+/// Mount one config entry at its destination inside the rootfs.
+pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
+    let opts = parse_options(m.options().as_deref().unwrap_or(&[]))
+        .map_err(|msg| Error::config(format!("mounts[{idx}].options"), msg))?;
+    let typ = m.typ().as_deref().unwrap_or("");
+    if typ == "cgroup" || typ == "cgroup2" {
+        return super::rootfs::mount_cgroup(ctx, m, &opts);
+    }
+    let dest = m.destination();
+    if opts.is_bind() || typ == "bind" {
+        let src = bind_source(ctx.bundle, m)?;
+        let kind = if src.is_dir() { Kind::Dir } else { Kind::File };
+        let target = create_in_root(ctx.rootfs, dest, kind).map_err(|e| mount_err(m, e))?;
+        let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
+        mount_raw(Some(&src), &fd_path(&target), None, flags, None).map_err(|e| mount_err(m, e))?;
+        let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+        if !extra.is_empty() {
+            let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| mount_err(m, e))?;
+            remount_bind(&fd_path(&mounted), extra, ctx.in_userns).map_err(|e| mount_err(m, e))?;
+        }
+    } else {
+        let target = create_in_root(ctx.rootfs, dest, Kind::Dir).map_err(|e| mount_err(m, e))?;
+        let src = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
+        let data = opts.data.join(",");
+        let data = (!data.is_empty()).then_some(data.as_str());
+        let flags = opts.flags & !MsFlags::MS_REMOUNT;
+        match mount_raw(Some(&src), &fd_path(&target), Some(typ), flags, data) {
+            Ok(()) => {}
+            // sysfs cannot be mounted without a private network namespace: bind the host's, as runc.
+            Err(Errno::EPERM) if typ == "sysfs" && !ctx.new_netns => {
+                let rec = MsFlags::MS_BIND | MsFlags::MS_REC;
+                mount_raw(Some(Path::new("/sys")), &fd_path(&target), None, rec, None).map_err(|e| mount_err(m, e))?;
+                let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| mount_err(m, e))?;
+                remount_bind(&fd_path(&mounted), flags, ctx.in_userns).map_err(|e| mount_err(m, e))?;
+            }
+            Err(e) => return Err(mount_err(m, e)),
+        }
+    }
+    if !opts.propagation.is_empty() {
+        let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| mount_err(m, e))?;
+        mount_raw(None, &fd_path(&mounted), None, opts.propagation, None).map_err(|e| mount_err(m, e))?;
+    }
+    Ok(())
+}
+
+/// The source of a bind mount: absolute, or relative to the bundle.
+fn bind_source(bundle: &Path, m: &Mount) -> Result<PathBuf> {
+    let src = m.source().as_ref().ok_or_else(|| {
+        Error::Other(format!("bind mount on {:?} has no source", m.destination()))
+    })?;
+    let src = if src.is_absolute() { src.clone() } else { bundle.join(src) };
+    if let Err(e) = std::fs::metadata(&src) {
+        let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOENT));
+        return Err(Error::sys(format!("mount {:?} on {:?}", src.display().to_string(), m.destination().display().to_string()), errno));
+    }
+    Ok(src)
+}
+
+/// Remount a bind mount with `flags`. In a user namespace the flags the kernel locked on the
+/// source (nosuid, nodev, noexec, atime) must be kept or the remount fails with EPERM.
+pub fn remount_bind(target: &Path, flags: MsFlags, in_userns: bool) -> std::result::Result<(), Errno> {
+    let mut flags = flags | MsFlags::MS_BIND | MsFlags::MS_REMOUNT;
+    if in_userns {
+        if let Ok(st) = statvfs(target) {
+            let f = st.flags();
+            for (fs, ms) in [
+                (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+                (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+                (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+                (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+                (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+                (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+                (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+            ] {
+                if f.contains(fs) {
+                    flags |= ms;
+                }
+            }
+        }
+    }
+    mount_raw(None, target, None, flags, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn o(v: &[&str]) -> MountOptions {
+        parse_options(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn flags_and_data_are_split() {
+        let m = o(&["nosuid", "noexec", "mode=755", "size=65536k", "ro"]);
+        assert_eq!(m.flags, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY);
+        assert_eq!(m.data, vec!["mode=755", "size=65536k"]);
+    }
+
+    #[test]
+    fn later_options_override_earlier() {
+        assert_eq!(o(&["ro", "rw"]).flags, MsFlags::empty());
+        assert_eq!(o(&["rbind", "rprivate"]).propagation, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
+        assert!(o(&["rbind"]).is_bind());
+    }
+
+    #[test]
+    fn recursive_attributes_are_refused_clearly() {
+        let e = parse_options(&["rro".to_string()]).unwrap_err();
+        assert!(e.contains("\"rro\""), "{e}");
+    }
+}

@@ -1,0 +1,186 @@
+//! The container's root filesystem: propagation, the rootfs bind, the cgroup filesystem,
+//! pivot_root (or move + chroot), the read-only root, masked and read-only paths.
+
+use std::fs;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::mount::{umount2, MntFlags, MsFlags};
+use nix::unistd::{chdir, chroot, fchdir, pivot_root};
+use oci_spec::runtime::Mount;
+
+use super::mounts::{mount_raw, remount_bind, MountCtx, MountOptions};
+use super::safe_path::{create_in_root, fd_path, open_in_root, Kind};
+use crate::error::{Context, Error, Result};
+
+/// Make the mount tree of the new mount namespace stop propagating to the host, then bind the
+/// rootfs onto itself so it is a mount point (pivot_root needs one). Returns an O_PATH fd of the
+/// bound rootfs, the anchor of every later path resolution.
+pub fn prepare(rootfs: &Path, propagation: Option<MsFlags>) -> Result<OwnedFd> {
+    let root_prop = propagation.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC) | MsFlags::MS_REC;
+    mount_raw(None, Path::new("/"), None, root_prop, None).ctx(|| "set propagation of \"/\"".into())?;
+    if root_prop.contains(MsFlags::MS_SHARED) {
+        // pivot_root refuses a shared parent mount: make the rootfs's parent mount private.
+        if let Some(parent) = mount_point_of(rootfs) {
+            mount_raw(None, &parent, None, MsFlags::MS_PRIVATE, None)
+                .ctx(|| format!("make parent mount {parent:?} of the rootfs private"))?;
+        }
+    }
+    mount_raw(Some(rootfs), rootfs, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+        .ctx(|| format!("bind mount rootfs {rootfs:?}"))?;
+    super::open_fd(rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY).ctx(|| format!("open rootfs {rootfs:?}"))
+}
+
+/// The mount point (from /proc/self/mountinfo) that contains `path`.
+fn mount_point_of(path: &Path) -> Option<PathBuf> {
+    let info = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4).map(PathBuf::from))
+        .filter(|mp| path.starts_with(mp))
+        .max_by_key(|mp| mp.as_os_str().len())
+}
+
+/// A `cgroup` mount: a tmpfs with one directory per v1 hierarchy, or the cgroup2 filesystem.
+/// With a private cgroup namespace the hierarchies are mounted fresh (their root is the
+/// container's cgroup); without one the container's own cgroup directories are bind-mounted.
+pub fn mount_cgroup(ctx: &MountCtx, m: &Mount, opts: &MountOptions) -> Result<()> {
+    let dest = m.destination();
+    let err = |what: &str, e: Errno| Error::sys(format!("mount cgroup {what} on {:?}", dest.display().to_string()), e);
+    let flags = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    let target = create_in_root(ctx.rootfs, dest, Kind::Dir).map_err(|e| err("", e))?;
+    let rel = ctx.cgroup_path.strip_prefix("/").unwrap_or(ctx.cgroup_path);
+    let unified_only = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    if unified_only {
+        if ctx.new_cgroupns {
+            mount_raw(Some(Path::new("cgroup2")), &fd_path(&target), Some("cgroup2"), flags, None)
+                .map_err(|e| err("cgroup2", e))?;
+        } else {
+            let src = Path::new("/sys/fs/cgroup").join(rel);
+            mount_raw(Some(&src), &fd_path(&target), None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+                .map_err(|e| err("bind", e))?;
+            let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| err("", e))?;
+            remount_bind(&fd_path(&mounted), flags, ctx.in_userns).map_err(|e| err("remount", e))?;
+        }
+        return Ok(());
+    }
+    // v1 or hybrid: a tmpfs holding every hierarchy the host has mounted under /sys/fs/cgroup.
+    let tmpfs_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount_raw(Some(Path::new("tmpfs")), &fd_path(&target), Some("tmpfs"), tmpfs_flags, Some("mode=755"))
+        .map_err(|e| err("tmpfs", e))?;
+    for (name, fstype, options) in host_hierarchies() {
+        let sub = dest.join(&name);
+        let t = create_in_root(ctx.rootfs, &sub, Kind::Dir).map_err(|e| err(&name, e))?;
+        let inner = flags & !MsFlags::MS_RDONLY;
+        if ctx.new_cgroupns {
+            let data = if fstype == "cgroup2" { None } else { Some(options.as_str()) };
+            mount_raw(Some(Path::new("cgroup")), &fd_path(&t), Some(&fstype), inner | (flags & MsFlags::MS_RDONLY), data)
+                .map_err(|e| err(&name, e))?;
+        } else {
+            let src = Path::new("/sys/fs/cgroup").join(&name).join(rel);
+            if !src.exists() {
+                continue;
+            }
+            mount_raw(Some(&src), &fd_path(&t), None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+                .map_err(|e| err(&name, e))?;
+            let mounted = open_in_root(ctx.rootfs, &sub).map_err(|e| err(&name, e))?;
+            remount_bind(&fd_path(&mounted), flags, ctx.in_userns).map_err(|e| err(&name, e))?;
+        }
+    }
+    if flags.contains(MsFlags::MS_RDONLY) {
+        let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| err("", e))?;
+        remount_bind(&fd_path(&mounted), tmpfs_flags | MsFlags::MS_RDONLY, ctx.in_userns)
+            .or_else(|_| mount_raw(None, &fd_path(&mounted), None, MsFlags::MS_REMOUNT | tmpfs_flags | MsFlags::MS_RDONLY, Some("mode=755")))
+            .map_err(|e| err("read-only remount", e))?;
+    }
+    Ok(())
+}
+
+/// (directory name, fs type, super options) of the cgroup hierarchies mounted directly under
+/// /sys/fs/cgroup on the host.
+fn host_hierarchies() -> Vec<(String, String, String)> {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut v = Vec::new();
+    for line in info.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else { continue };
+        let mp = pre.split(' ').nth(4).unwrap_or("");
+        let Some(name) = mp.strip_prefix("/sys/fs/cgroup/") else { continue };
+        if name.contains('/') {
+            continue;
+        }
+        let mut p = post.split(' ');
+        let fstype = p.next().unwrap_or("").to_string();
+        if fstype != "cgroup" && fstype != "cgroup2" {
+            continue;
+        }
+        let superopts = p.nth(1).unwrap_or("");
+        let keep: Vec<&str> = superopts.split(',').filter(|o| *o != "rw" && *o != "ro").collect();
+        v.push((name.to_string(), fstype, keep.join(",")));
+    }
+    v
+}
+
+/// Switch the process's root to `rootfs` with pivot_root, detaching the old root.
+pub fn pivot(rootfs: &Path) -> Result<()> {
+    let new_root = super::open_fd(rootfs, OFlag::O_DIRECTORY | OFlag::O_RDONLY)
+        .ctx(|| format!("open rootfs {rootfs:?}"))?;
+    fchdir(new_root.as_raw_fd()).ctx(|| format!("chdir to rootfs {rootfs:?}"))?;
+    // pivot_root(".", ".") stacks the old root on top of the new one; it is then unmounted.
+    pivot_root(".", ".").ctx(|| format!("pivot_root into {rootfs:?}"))?;
+    // The old root must not propagate the unmount back to the host.
+    mount_raw(None, Path::new("."), None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)
+        .ctx(|| "make old root a slave".into())?;
+    umount2(".", MntFlags::MNT_DETACH).ctx(|| "unmount old root".into())?;
+    chdir("/").ctx(|| "chdir to new root".into())
+}
+
+/// `--no-pivot`: move the rootfs mount over "/" and chroot into it.
+pub fn move_root(rootfs: &Path) -> Result<()> {
+    chdir(rootfs).ctx(|| format!("chdir to rootfs {rootfs:?}"))?;
+    mount_raw(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None)
+        .ctx(|| format!("move rootfs {rootfs:?} to \"/\""))?;
+    chroot(".").ctx(|| format!("chroot into {rootfs:?}"))?;
+    chdir("/").ctx(|| "chdir to new root".into())
+}
+
+/// Remount "/" read-only (`root.readonly`).
+pub fn make_root_readonly(in_userns: bool) -> Result<()> {
+    remount_bind(Path::new("/"), MsFlags::MS_RDONLY, in_userns).ctx(|| "remount \"/\" read-only".into())
+}
+
+/// Apply `rootfsPropagation` to the new root.
+pub fn set_root_propagation(flags: MsFlags) -> Result<()> {
+    mount_raw(None, Path::new("/"), None, flags, None).ctx(|| "set rootfsPropagation on \"/\"".into())
+}
+
+/// `linux.maskedPaths`: directories get an empty read-only tmpfs, files /dev/null. Missing
+/// paths are skipped.
+pub fn mask_path(path: &Path) -> Result<()> {
+    let meta = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("stat masked path", path, e)),
+    };
+    let res = if meta.is_dir() {
+        mount_raw(Some(Path::new("tmpfs")), path, Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0k"))
+    } else {
+        mount_raw(Some(Path::new("/dev/null")), path, None, MsFlags::MS_BIND, None)
+    };
+    match res {
+        Ok(()) | Err(Errno::ENOENT) => Ok(()),
+        Err(e) => Err(Error::sys(format!("mask path {path:?}"), e)),
+    }
+}
+
+/// `linux.readonlyPaths`: bind each path onto itself read-only. Missing paths are skipped.
+pub fn readonly_path(path: &Path, in_userns: bool) -> Result<()> {
+    match mount_raw(Some(path), path, None, MsFlags::MS_BIND | MsFlags::MS_REC, None) {
+        Ok(()) => {}
+        Err(Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(Error::sys(format!("bind read-only path {path:?}"), e)),
+    }
+    remount_bind(path, MsFlags::MS_RDONLY | MsFlags::MS_REC | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, in_userns)
+        .or_else(|_| remount_bind(path, MsFlags::MS_RDONLY | MsFlags::MS_REC, true))
+        .ctx(|| format!("remount read-only path {path:?}"))
+}

@@ -62,6 +62,8 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
         // Become the namespace's root (when mapped) so the setup below runs with its privileges.
         let _ = setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
         let _ = setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
+        // Changing ids made the process non-dumpable, which hides /proc/self from it.
+        nix::sys::prctl::set_dumpable(true).ctx(|| "prctl PR_SET_DUMPABLE".into())?;
     }
     if ctx.plan.new_time {
         let offsets: Vec<(String, i64, u32)> = linux

@@ -24,7 +24,9 @@ struct CloneArgs {
 /// hull is single-threaded (no threads exist before this call), so the child is a complete copy
 /// of the only thread, as after fork(2).
 pub fn fork_with_flags(flags: u64) -> Result<i32, Errno> {
-    let mut args = CloneArgs { flags, exit_signal: libc::SIGCHLD as u64, ..Default::default() };
+    // With CLONE_PARENT the child inherits the caller's exit signal; clone3 refuses to be given one.
+    let exit_signal = if flags & libc::CLONE_PARENT as u64 != 0 { 0 } else { libc::SIGCHLD as u64 };
+    let mut args = CloneArgs { flags, exit_signal, ..Default::default() };
     // SAFETY: without CLONE_VM and with a zero stack, clone3 behaves like fork: the child gets a
     // copy-on-write copy of the address space and continues on its own copy of the current
     // stack. `args` lives across the call and its size is passed exactly.
@@ -39,7 +41,7 @@ pub fn fork_with_flags(flags: u64) -> Result<i32, Errno> {
         return Err(e);
     }
     // SAFETY: clone(2) with a NULL stack and no CLONE_VM is fork with flags, as above.
-    let r = unsafe { libc::syscall(libc::SYS_clone, flags | libc::SIGCHLD as u64, 0usize, 0usize, 0usize, 0usize) };
+    let r = unsafe { libc::syscall(libc::SYS_clone, flags | exit_signal, 0usize, 0usize, 0usize, 0usize) };
     if r < 0 {
         Err(Errno::last())
     } else {

@@ -1,0 +1,37 @@
+# hull: build, demo, tests, benchmark. Everything runs as root (containers need it).
+CARGO ?= cargo
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+HULL_RELEASE := target/release/hull
+ROOTFS := bundles/busybox/rootfs
+
+.PHONY: all build release rootfs demo test unit bench conformance conformance-compare clean
+
+all: build
+
+build:
+	$(CARGO) build
+
+release:
+	$(CARGO) build --release
+
+$(ROOTFS)/bin/busybox:
+	bundles/build-rootfs.sh $(ROOTFS)
+
+rootfs: $(ROOTFS)/bin/busybox
+
+# Build hull and the busybox bundle, then run a container that prints its hostname, its pid and
+# its namespaces.
+demo: release rootfs
+	cd bundles/busybox && ../../$(HULL_RELEASE) --root /run/hull-demo run demo-$$$$
+
+# Unit and integration tests (as root). tini reaps orphaned container inits promptly: the
+# machine's PID 1 reaps them only about a second late.
+test: build
+	tini -s -- $(CARGO) test --workspace -- --test-threads=4
+
+bench: release rootfs
+	bench/bench.sh $(HULL_RELEASE) 100
+
+clean:
+	$(CARGO) clean
+	rm -rf $(ROOTFS)

@@ -157,29 +157,59 @@ impl Cgroup {
     /// Remove the cgroup if hull created it, killing what is left inside, then the empty parents
     /// hull created. A cgroup hull did not create is left alone.
     pub fn remove(&self) -> Result<()> {
-        if !self.record.created {
-            return Ok(());
+        remove_with(&self.record, &self.setup, || Ok(self))
+    }
+}
+
+/// Remove a container's cgroup (see `Cgroup::remove`) without building libcgroups' manager when
+/// the cgroup is already empty, the common case of deleting a stopped container: then removing
+/// it is one rmdir per hierarchy.
+pub fn remove(record: &CgroupRecord, id: &str) -> Result<()> {
+    let setup = setup()?;
+    let mut opened = None;
+    remove_with(record, &setup, || Ok(&*opened.insert(Cgroup::open(record, id)?)))
+}
+
+fn remove_with<'a>(
+    record: &CgroupRecord,
+    setup: &CgroupSetup,
+    manager: impl FnOnce() -> Result<&'a Cgroup>,
+) -> Result<()> {
+    if !record.created {
+        return Ok(());
+    }
+    let rel = record.path.strip_prefix("/").unwrap_or(&record.path).to_path_buf();
+    let roots = hierarchy_roots(setup);
+    let mut busy = false;
+    for base in &roots {
+        match fs::remove_dir(base.join(&rel)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => busy = true,
         }
-        self.manager.remove().map_err(|e| self.err(format!("remove: {e}")))?;
-        let mut dirs: Vec<PathBuf> = Vec::new();
-        if let Some(d) = self.unified_hybrid_dir() {
-            dirs.push(d);
-        }
-        for d in dirs {
+    }
+    if busy {
+        // Processes are left (or a zombie is still being released): libcgroups kills them and
+        // retries; the unified directory of a hybrid host is hull's own.
+        let cg = manager()?;
+        cg.manager.remove().map_err(|e| cg.err(format!("remove: {e}")))?;
+        if let Some(d) = cg.unified_hybrid_dir() {
             rmdir_retry(&d)?;
         }
-        self.remove_created_parents();
-        Ok(())
     }
+    remove_created_parents(record, &roots);
+    Ok(())
+}
 
-    fn remove_created_parents(&self) {
-        let Some(top) = &self.record.created_from else { return };
-        let mut cur = self.record.path.clone();
-        while cur != *top && cur.pop() && cur.starts_with(top) {
-            let rel = cur.strip_prefix("/").unwrap_or(&cur).to_path_buf();
-            for base in hierarchy_roots(&self.setup) {
-                let _ = fs::remove_dir(base.join(&rel));
-            }
+/// Remove the (now empty) parents between the container's cgroup and the topmost directory
+/// create made.
+fn remove_created_parents(record: &CgroupRecord, roots: &[PathBuf]) {
+    let Some(top) = &record.created_from else { return };
+    let mut cur = record.path.clone();
+    while cur != *top && cur.pop() && cur.starts_with(top) {
+        let rel = cur.strip_prefix("/").unwrap_or(&cur).to_path_buf();
+        for base in roots {
+            let _ = fs::remove_dir(base.join(&rel));
         }
     }
 }

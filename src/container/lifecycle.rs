@@ -55,14 +55,14 @@ pub fn destroy(dir: ContainerDir, state: &State) -> Result<()> {
     if init_alive(state) {
         let _ = kill(Pid::from_raw(state.pid), Signal::SIGKILL);
     }
-    let cg = Cgroup::open(&state.cgroup, &state.id)?;
     if crate::cgroups::is_frozen(&state.cgroup) {
+        let cg = Cgroup::open(&state.cgroup, &state.id)?;
         for p in cg.pids().unwrap_or_default() {
             let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
         }
         let _ = cg.freeze(false);
     }
     wait_stopped(state, Duration::from_secs(10));
-    cg.remove()?;
+    crate::cgroups::remove(&state.cgroup, &state.id)?;
     dir.remove()
 }

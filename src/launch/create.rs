@@ -57,6 +57,11 @@ impl Undo {
 /// dir is locked by the returned handle. On failure nothing is left behind.
 pub fn create(opts: &CreateOpts) -> Result<(ContainerDir, State)> {
     crate::container::validate_id(opts.id)?;
+    if opts.systemd_cgroup {
+        // The systemd driver comes with the cgroups issue; until then refuse rather than
+        // silently managing the cgroup another way than the caller asked.
+        return Err(Error::Usage("--systemd-cgroup: the systemd cgroup driver is not supported by this version of hull".into()));
+    }
     let bundle = Bundle::load(opts.bundle)?;
     let dir = ContainerDir::create(opts.root, opts.id)?;
     let mut undo = Undo { dir: None, cgroup: None, init_pid: None };
@@ -82,7 +87,6 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     let fifo_fd = open(&fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).ctx(|| format!("open {fifo:?}"))?;
 
     let cg_path = cgroups::resolve_path(linux.cgroups_path().as_deref(), opts.id)?;
-    let cgroup = Cgroup::new_for_create(cg_path, opts.id)?;
     let plan = NsPlan::from_config(linux);
     let (parent_ch, child_ch) = Channel::pair()?;
 
@@ -97,26 +101,29 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
-        cgroup_path: &cgroup.record.path,
+        cgroup_path: &cg_path,
         id: opts.id,
     };
     let pid = spawn_init(&ctx, &parent_ch)?;
     undo.init_pid = Some(pid);
     drop(child_ch);
-    undo.cgroup = Some(cgroup);
-    let cgroup = undo.cgroup.as_ref().expect("just set");
-
-    cgroup.add_task(pid)?;
-    let devices: Vec<_> = linux.devices().clone().unwrap_or_default();
-    cgroup.apply(linux.resources().as_ref(), &devices)?;
     if plan.new_user {
         write_id_maps(pid, linux)?;
     }
-    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
-        let p = format!("/proc/{pid}/oom_score_adj");
-        std::fs::write(&p, adj.to_string()).ctx(|| format!("set oom_score_adj {adj}"))?;
-    }
+    // The init builds its rootfs while the cgroup is set up here: the cgroup work (libcgroups'
+    // discovery, and the migration into v1 hierarchies, which waits for an RCU grace period) is
+    // the slowest part of create. The init waits for `Placed` before it needs the cgroup.
     parent_ch.send(&Msg::Go)?;
+    let placed = place_in_cgroup(pid, cg_path, opts.id, spec, undo);
+    if let Err(e) = placed {
+        // An init that failed meanwhile explains the failure better (e.g. a vanished pid).
+        return Err(match parent_ch.try_recv() {
+            Some(Msg::Error(msg)) => Error::Init(msg),
+            _ => e,
+        });
+    }
+    let cgroup = undo.cgroup.as_ref().expect("placed above");
+    parent_ch.send(&Msg::Placed)?;
     match parent_ch.recv()? {
         Some(Msg::Ready) => {}
         Some(Msg::Error(msg)) => return Err(Error::Init(msg)),
@@ -146,6 +153,20 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     undo.init_pid = None;
     undo.cgroup = None;
     Ok(state)
+}
+
+/// Create the cgroup, move the init into it, apply resources and oom_score_adj.
+fn place_in_cgroup(pid: i32, path: PathBuf, id: &str, spec: &oci_spec::runtime::Spec, undo: &mut Undo) -> Result<()> {
+    let linux = spec.linux().as_ref().ok_or_else(|| Error::config("linux", "missing"))?;
+    let cgroup = undo.cgroup.insert(Cgroup::new_for_create(path, id)?);
+    cgroup.add_task(pid)?;
+    let devices: Vec<_> = linux.devices().clone().unwrap_or_default();
+    cgroup.apply(linux.resources().as_ref(), &devices)?;
+    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        let p = format!("/proc/{pid}/oom_score_adj");
+        std::fs::write(&p, adj.to_string()).ctx(|| format!("set oom_score_adj {adj}"))?;
+    }
+    Ok(())
 }
 
 fn absolute(p: &Path) -> PathBuf {

@@ -74,7 +74,11 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
             .collect();
         namespaces::enter_new_time_ns(&offsets)?;
     }
+    let mut placed = false;
     if ctx.plan.new_cgroup {
+        // The namespace's root is the cgroup init is in when it is created.
+        wait_placed(ctx.chan)?;
+        placed = true;
         namespaces::unshare_cgroup()?;
     }
     setsid().ctx(|| "setsid".into())?;
@@ -120,6 +124,9 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     }
     let path = exec::lookup(&args[0], &env)?;
 
+    if !placed {
+        wait_placed(ctx.chan)?;
+    }
     reset_signals();
     close_fds_above(3 + ctx.preserve_fds);
     ctx.chan.send(&Msg::Ready)?;
@@ -130,6 +137,14 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     write(fifo.as_fd(), b"0").ctx(|| "write exec fifo".into())?;
     drop(fifo);
     Ok(exec::execve(&path, &args, &env))
+}
+
+/// Wait until the runtime side has placed this process in its cgroup.
+fn wait_placed(chan: &Channel) -> Result<()> {
+    match chan.recv()? {
+        Some(Msg::Placed) => Ok(()),
+        _ => Err(Error::Init("runtime went away before placing init in its cgroup".into())),
+    }
 }
 
 fn build_rootfs(ctx: &InitCtx, linux: &oci_spec::runtime::Linux, process: &oci_spec::runtime::Process, in_userns: bool) -> Result<()> {

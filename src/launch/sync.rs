@@ -10,8 +10,10 @@ use crate::error::{Context, Error, Result};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Msg {
-    /// Runtime → init: cgroup placed, id maps written; go on with setup.
+    /// Runtime → init: id maps written; go on with setup.
     Go,
+    /// Runtime → init: placed in the cgroup with resources applied.
+    Placed,
     /// Intermediate → runtime: the pid of init (when namespaces are joined by path).
     Pid(i32),
     /// Init → runtime: fully set up; about to block on the exec fifo.
@@ -36,6 +38,7 @@ impl Channel {
     pub fn send(&self, m: &Msg) -> Result<()> {
         let buf = match m {
             Msg::Go => vec![b'G'],
+            Msg::Placed => vec![b'C'],
             Msg::Pid(p) => [&[b'P'][..], &p.to_le_bytes()].concat(),
             Msg::Ready => vec![b'R'],
             Msg::Error(s) => [&[b'E'][..], s.as_bytes()].concat(),
@@ -51,9 +54,18 @@ impl Channel {
 
     /// Receive one message; `None` when the other side closed the channel.
     pub fn recv(&self) -> Result<Option<Msg>> {
+        self.recv_flags(MsgFlags::empty())
+    }
+
+    /// A message that has already arrived, without waiting.
+    pub fn try_recv(&self) -> Option<Msg> {
+        self.recv_flags(MsgFlags::MSG_DONTWAIT).ok().flatten()
+    }
+
+    fn recv_flags(&self, flags: MsgFlags) -> Result<Option<Msg>> {
         let mut buf = vec![0u8; 65536];
         let n = loop {
-            match recv(self.0.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            match recv(self.0.as_raw_fd(), &mut buf, flags) {
                 Ok(n) => break n,
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(Error::sys("receive on init sync channel", e)),
@@ -65,6 +77,7 @@ impl Channel {
         let body = &buf[1..n];
         Ok(Some(match buf[0] {
             b'G' => Msg::Go,
+            b'C' => Msg::Placed,
             b'R' => Msg::Ready,
             b'P' if body.len() == 4 => Msg::Pid(i32::from_le_bytes([body[0], body[1], body[2], body[3]])),
             b'E' => Msg::Error(String::from_utf8_lossy(body).into_owned()),

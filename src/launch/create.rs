@@ -63,6 +63,7 @@ pub fn create(opts: &CreateOpts) -> Result<(ContainerDir, State)> {
         return Err(Error::Usage("--systemd-cgroup: the systemd cgroup driver is not supported by this version of hull".into()));
     }
     let bundle = Bundle::load(opts.bundle)?;
+    warn_unenforced(&bundle.spec);
     let dir = ContainerDir::create(opts.root, opts.id)?;
     let mut undo = Undo { dir: None, cgroup: None, init_pid: None };
     let res = create_in(opts, &bundle, &dir, &mut undo);
@@ -107,29 +108,33 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     let pid = spawn_init(&ctx, &parent_ch)?;
     undo.init_pid = Some(pid);
     drop(child_ch);
-    if plan.new_user {
-        write_id_maps(pid, linux)?;
-    }
-    // The init builds its rootfs while the cgroup is set up here: the cgroup work (libcgroups'
-    // discovery, and the migration into v1 hierarchies, which waits for an RCU grace period) is
-    // the slowest part of create. The init waits for `Placed` before it needs the cgroup.
-    parent_ch.send(&Msg::Go)?;
-    let placed = place_in_cgroup(pid, cg_path, opts.id, spec, undo);
-    if let Err(e) = placed {
-        // An init that failed meanwhile explains the failure better (e.g. a vanished pid).
+    let setup = (|| {
+        if plan.new_user {
+            write_id_maps(pid, linux)?;
+        }
+        // The init builds its rootfs while the cgroup is set up here: the cgroup work
+        // (libcgroups' discovery, and the migration into v1 hierarchies, which waits for an RCU
+        // grace period) is the slowest part of create. The init waits for `Placed` before it
+        // needs the cgroup.
+        parent_ch.send(&Msg::Go)?;
+        place_in_cgroup(pid, cg_path, opts.id, spec, undo)?;
+        parent_ch.send(&Msg::Placed)?;
+        match parent_ch.recv()? {
+            Some(Msg::Ready) => Ok(()),
+            Some(Msg::Error(msg)) => Err(Error::Init(msg)),
+            Some(m) => Err(Error::Other(format!("init sent {m:?} during setup"))),
+            None => Err(Error::Init("container init exited during setup".into())),
+        }
+    })();
+    if let Err(e) = setup {
+        // An init that failed meanwhile explains the failure better than what it broke here
+        // (a vanished pid, a closed channel).
         return Err(match parent_ch.try_recv() {
             Some(Msg::Error(msg)) => Error::Init(msg),
             _ => e,
         });
     }
-    let cgroup = undo.cgroup.as_ref().expect("placed above");
-    parent_ch.send(&Msg::Placed)?;
-    match parent_ch.recv()? {
-        Some(Msg::Ready) => {}
-        Some(Msg::Error(msg)) => return Err(Error::Init(msg)),
-        Some(m) => return Err(Error::Other(format!("init sent {m:?} during setup"))),
-        None => return Err(Error::Init("container init exited during setup".into())),
-    }
+    let cgroup = undo.cgroup.as_ref().expect("placed by setup");
 
     let state = State {
         oci_version: spec.version().clone(),
@@ -153,6 +158,21 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     undo.init_pid = None;
     undo.cgroup = None;
     Ok(state)
+}
+
+/// Say which parts of the config this version does not enforce yet, so that nobody mistakes
+/// them for applied.
+fn warn_unenforced(spec: &oci_spec::runtime::Spec) {
+    let linux = spec.linux().as_ref();
+    if linux.is_some_and(|l| l.seccomp().is_some()) {
+        crate::log::warn("linux.seccomp is not enforced by this version of hull");
+    }
+    if spec.hooks().is_some() {
+        crate::log::warn("hooks are not run by this version of hull");
+    }
+    if linux.is_some_and(|l| l.sysctl().as_ref().is_some_and(|s| !s.is_empty())) {
+        crate::log::warn("linux.sysctl is not applied by this version of hull");
+    }
 }
 
 /// Create the cgroup, move the init into it, apply resources and oom_score_adj.

@@ -54,10 +54,14 @@ pub fn debug(msg: impl AsRef<str>) {
     }
 }
 
-/// A warning: written to the log file, or to stderr when there is none.
+/// A warning: on stderr, and in the log file only with `--debug` (without it the log file holds
+/// just the final error, which podman parses as one JSON object).
 pub fn warn(msg: impl AsRef<str>) {
     let mut l = LOGGER.lock().unwrap_or_else(|e| e.into_inner());
-    write_line(&mut l, "warning", msg.as_ref(), false);
+    if l.debug && l.file.is_some() {
+        write_line(&mut l, "warning", msg.as_ref(), false);
+    }
+    let _ = writeln!(std::io::stderr(), "hull: warning: {}", msg.as_ref());
 }
 
 /// The final error of a command: one line in the log file and the plain text on stderr.

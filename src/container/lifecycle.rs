@@ -10,6 +10,7 @@ use super::status::init_alive;
 use super::{ContainerDir, State, Status};
 use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
+use crate::hooks::{self, Phase};
 
 /// Send `sig` to the init, or with `all` to every process of the container's cgroup.
 pub fn signal(dir: &ContainerDir, state: &State, sig: Signal, all: bool) -> Result<()> {
@@ -64,5 +65,10 @@ pub fn destroy(dir: ContainerDir, state: &State) -> Result<()> {
     }
     wait_stopped(state, Duration::from_secs(10));
     crate::cgroups::remove(&state.cgroup, &state.id)?;
-    dir.remove()
+    dir.remove()?;
+    let json = state.oci_json("stopped", 0).to_string();
+    if let Err(e) = hooks::run(&state.hooks, Phase::Poststop, &json) {
+        crate::log::warn(e.to_string());
+    }
+    Ok(())
 }

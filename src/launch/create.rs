@@ -15,6 +15,7 @@ use crate::bundle::Bundle;
 use crate::cgroups::{self, Cgroup};
 use crate::container::{process_start_time, write_atomic, ContainerDir, State};
 use crate::error::{Context, Error, Result};
+use crate::hooks::{self, Phase};
 use crate::linux::clone::fork_with_flags;
 use crate::linux::namespaces::{self, NsPlan};
 
@@ -104,9 +105,24 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         preserve_fds: opts.preserve_fds,
         cgroup_path: &cg_path,
         id: opts.id,
+        placed: Default::default(),
+    };
+    let mut state = State {
+        oci_version: spec.version().clone(),
+        id: opts.id.to_string(),
+        pid: 0,
+        init_start_time: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        owner: String::new(),
+        cgroup: Default::default(),
+        hooks: spec.hooks().clone(),
     };
     let pid = spawn_init(&ctx, &parent_ch)?;
     undo.init_pid = Some(pid);
+    state.pid = pid;
     drop(child_ch);
     let setup = (|| {
         if plan.new_user {
@@ -119,11 +135,19 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         parent_ch.send(&Msg::Go)?;
         place_in_cgroup(pid, cg_path, opts.id, spec, undo)?;
         parent_ch.send(&Msg::Placed)?;
-        match parent_ch.recv()? {
-            Some(Msg::Ready) => Ok(()),
-            Some(Msg::Error(msg)) => Err(Error::Init(msg)),
-            Some(m) => Err(Error::Other(format!("init sent {m:?} during setup"))),
-            None => Err(Error::Init("container init exited during setup".into())),
+        loop {
+            match parent_ch.recv()? {
+                Some(Msg::Ready) => return Ok(()),
+                Some(Msg::Hooks) => {
+                    let json = state.oci_json("creating", pid).to_string();
+                    hooks::run(&state.hooks, Phase::Prestart, &json)?;
+                    hooks::run(&state.hooks, Phase::CreateRuntime, &json)?;
+                    parent_ch.send(&Msg::HooksDone(json))?;
+                }
+                Some(Msg::Error(msg)) => return Err(Error::Init(msg)),
+                Some(m) => return Err(Error::Other(format!("init sent {m:?} during setup"))),
+                None => return Err(Error::Init("container init exited during setup".into())),
+            }
         }
     })();
     if let Err(e) = setup {
@@ -136,19 +160,9 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     }
     let cgroup = undo.cgroup.as_ref().expect("placed by setup");
 
-    let state = State {
-        oci_version: spec.version().clone(),
-        id: opts.id.to_string(),
-        pid,
-        init_start_time: process_start_time(pid).unwrap_or(0),
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: crate::log::now_rfc3339(),
-        annotations: spec.annotations().clone().unwrap_or_default(),
-        owner: String::new(),
-        cgroup: cgroup.record.clone(),
-        hooks: spec.hooks().clone(),
-    };
+    state.init_start_time = process_start_time(pid).unwrap_or(0);
+    state.created = crate::log::now_rfc3339();
+    state.cgroup = cgroup.record.clone();
     dir.save(&state)?;
     if let Some(p) = opts.pid_file {
         let p = absolute(p);
@@ -166,9 +180,6 @@ fn warn_unenforced(spec: &oci_spec::runtime::Spec) {
     let linux = spec.linux().as_ref();
     if linux.is_some_and(|l| l.seccomp().is_some()) {
         crate::log::warn("linux.seccomp is not enforced by this version of hull");
-    }
-    if spec.hooks().is_some() {
-        crate::log::warn("hooks are not run by this version of hull");
     }
     if linux.is_some_and(|l| l.sysctl().as_ref().is_some_and(|s| !s.is_empty())) {
         crate::log::warn("linux.sysctl is not applied by this version of hull");

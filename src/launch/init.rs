@@ -12,6 +12,7 @@ use oci_spec::runtime::Spec;
 
 use super::sync::{Channel, Msg};
 use crate::error::{Context, Error, Result};
+use crate::hooks::{self, Phase};
 use crate::linux::capabilities::{self, CapSets};
 use crate::linux::devices;
 use crate::linux::mounts::{mount_entry, parse_propagation, MountCtx};
@@ -32,6 +33,8 @@ pub struct InitCtx<'a> {
     pub preserve_fds: u32,
     pub cgroup_path: &'a Path,
     pub id: &'a str,
+    /// Set once the runtime side has reported `Placed`.
+    pub placed: std::cell::Cell<bool>,
 }
 
 /// Entry point of the cloned init. Never returns: it execs the user process or exits 1 after
@@ -74,11 +77,9 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
             .collect();
         namespaces::enter_new_time_ns(&offsets)?;
     }
-    let mut placed = false;
     if ctx.plan.new_cgroup {
         // The namespace's root is the cgroup init is in when it is created.
-        wait_placed(ctx.chan)?;
-        placed = true;
+        wait_placed(ctx)?;
         namespaces::unshare_cgroup()?;
     }
     setsid().ctx(|| "setsid".into())?;
@@ -93,7 +94,7 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     }
 
     let in_userns = ctx.plan.new_user || ctx.plan.joins_type(oci_spec::runtime::LinuxNamespaceType::User);
-    build_rootfs(ctx, linux, process, in_userns)?;
+    let hook_state = build_rootfs(ctx, linux, process, in_userns)?;
 
     if let Some(r) = process.rlimits() {
         rlimits::apply(r)?;
@@ -124,9 +125,7 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     }
     let path = exec::lookup(&args[0], &env)?;
 
-    if !placed {
-        wait_placed(ctx.chan)?;
-    }
+    wait_placed(ctx)?;
     reset_signals();
     close_fds_above(3 + ctx.preserve_fds);
     ctx.chan.send(&Msg::Ready)?;
@@ -134,20 +133,55 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     // Blocks until `start` opens the fifo for reading.
     let fifo = crate::linux::open_fd(format!("/proc/self/fd/{}", ctx.fifo_fd).as_str(), OFlag::O_WRONLY)
         .ctx(|| "open exec fifo".into())?;
+    if let Some(json) = hook_state {
+        let json = match serde_json::from_str::<serde_json::Value>(&json) {
+            Ok(mut v) => {
+                v["status"] = "created".into();
+                v.to_string()
+            }
+            Err(_) => json,
+        };
+        // `start` is waiting on the fifo: a failure goes to it as the fifo's content.
+        if let Err(e) = hooks::run(ctx.spec.hooks(), Phase::StartContainer, &json) {
+            let _ = write(fifo.as_fd(), format!("E{e}").as_bytes());
+            // SAFETY: ends the init without running destructors shared with the parent.
+            unsafe { libc::_exit(1) }
+        }
+    }
     write(fifo.as_fd(), b"0").ctx(|| "write exec fifo".into())?;
     drop(fifo);
     Ok(exec::execve(&path, &args, &env))
 }
 
-/// Wait until the runtime side has placed this process in its cgroup.
-fn wait_placed(chan: &Channel) -> Result<()> {
-    match chan.recv()? {
-        Some(Msg::Placed) => Ok(()),
+/// Wait until the runtime side has placed this process in its cgroup (it may have said so
+/// already, while another message was awaited).
+fn wait_placed(ctx: &InitCtx) -> Result<()> {
+    if ctx.placed.get() {
+        return Ok(());
+    }
+    match ctx.chan.recv()? {
+        Some(Msg::Placed) => {
+            ctx.placed.set(true);
+            Ok(())
+        }
         _ => Err(Error::Init("runtime went away before placing init in its cgroup".into())),
     }
 }
 
-fn build_rootfs(ctx: &InitCtx, linux: &oci_spec::runtime::Linux, process: &oci_spec::runtime::Process, in_userns: bool) -> Result<()> {
+/// The next message other than `Placed`, which the runtime sends whenever it is done with the
+/// cgroup.
+fn recv_after_placed(ctx: &InitCtx) -> Result<Option<Msg>> {
+    loop {
+        match ctx.chan.recv()? {
+            Some(Msg::Placed) => ctx.placed.set(true),
+            other => return Ok(other),
+        }
+    }
+}
+
+/// Build the root filesystem and switch into it. Returns the state JSON given to the hooks, when
+/// the config has any.
+fn build_rootfs(ctx: &InitCtx, linux: &oci_spec::runtime::Linux, process: &oci_spec::runtime::Process, in_userns: bool) -> Result<Option<String>> {
     let propagation = match linux.rootfs_propagation().as_deref() {
         None | Some("") => None,
         Some(p) => Some(parse_propagation(p).ok_or_else(|| {
@@ -197,6 +231,19 @@ fn build_rootfs(ctx: &InitCtx, linux: &oci_spec::runtime::Linux, process: &oci_s
         .map_err(|e| Error::sys(format!("create cwd {:?}", process.cwd()), e))?;
     drop(root_fd);
 
+    let mut hook_state = None;
+    if hooks::any(ctx.spec.hooks()) {
+        // prestart and createRuntime run on the runtime side; createContainer runs here, in the
+        // container's namespaces before pivot_root, where its path resolves on the host.
+        ctx.chan.send(&Msg::Hooks)?;
+        let json = match recv_after_placed(ctx)? {
+            Some(Msg::HooksDone(json)) => json,
+            _ => return Err(Error::Init("runtime went away while running hooks".into())),
+        };
+        hooks::run(ctx.spec.hooks(), Phase::CreateContainer, &json)?;
+        hook_state = Some(json);
+    }
+
     if ctx.no_pivot {
         rootfs::move_root(ctx.rootfs)?;
     } else {
@@ -215,7 +262,7 @@ fn build_rootfs(ctx: &InitCtx, linux: &oci_spec::runtime::Linux, process: &oci_s
         rootfs::set_root_propagation(p)?;
     }
     nix::sys::stat::umask(Mode::from_bits_truncate(0o022));
-    Ok(())
+    Ok(hook_state)
 }
 
 /// setgroups(2) is refused in a user namespace whose /proc/self/setgroups says "deny".

@@ -9,6 +9,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::container::{ContainerDir, State, Status};
 use crate::error::{Context, Error, Result};
+use crate::hooks;
 
 /// Release a created container. Fails unless the container is `created`.
 pub fn start(dir: &ContainerDir, state: &State) -> Result<()> {
@@ -38,11 +39,23 @@ pub fn start(dir: &ContainerDir, state: &State) -> Result<()> {
             Err(e) => return Err(Error::sys("poll exec fifo", e)),
         }
     }
-    let mut buf = [0u8; 1];
+    let mut buf = [0u8; 4096];
     let n = file.read(&mut buf).map_err(|e| Error::io("read", &path, e))?;
     if n == 0 {
         return Err(Error::WrongState("cannot start a container that has stopped".into()));
     }
     std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
+    if buf[0] != b'0' {
+        // The init failed a startContainer hook and exited.
+        return Err(Error::Init(String::from_utf8_lossy(&buf[1..n]).into_owned()));
+    }
+    if !hooks::Phase::Poststart.of(&state.hooks).is_empty() {
+        let json = state.oci_json("running", state.pid).to_string();
+        if let Err(e) = hooks::run(&state.hooks, hooks::Phase::Poststart, &json) {
+            // The spec: generate an error and stop the container.
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(state.pid), nix::sys::signal::Signal::SIGKILL);
+            return Err(e);
+        }
+    }
     Ok(())
 }

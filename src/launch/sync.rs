@@ -16,6 +16,10 @@ pub enum Msg {
     Placed,
     /// Intermediate → runtime: the pid of init (when namespaces are joined by path).
     Pid(i32),
+    /// Init → runtime: mounts are done; run the prestart and createRuntime hooks.
+    Hooks,
+    /// Runtime → init: those hooks ran; here is the state JSON for the init's own hooks.
+    HooksDone(String),
     /// Init → runtime: fully set up; about to block on the exec fifo.
     Ready,
     /// Init → runtime: setup failed with this message.
@@ -41,6 +45,8 @@ impl Channel {
             Msg::Placed => vec![b'C'],
             Msg::Pid(p) => [&[b'P'][..], &p.to_le_bytes()].concat(),
             Msg::Ready => vec![b'R'],
+            Msg::Hooks => vec![b'H'],
+            Msg::HooksDone(s) => [&[b'D'][..], s.as_bytes()].concat(),
             Msg::Error(s) => [&[b'E'][..], s.as_bytes()].concat(),
         };
         loop {
@@ -79,6 +85,8 @@ impl Channel {
             b'G' => Msg::Go,
             b'C' => Msg::Placed,
             b'R' => Msg::Ready,
+            b'H' => Msg::Hooks,
+            b'D' => Msg::HooksDone(String::from_utf8_lossy(body).into_owned()),
             b'P' if body.len() == 4 => Msg::Pid(i32::from_le_bytes([body[0], body[1], body[2], body[3]])),
             b'E' => Msg::Error(String::from_utf8_lossy(body).into_owned()),
             t => return Err(Error::Other(format!("init sync channel: unexpected message tag {t}"))),

@@ -114,7 +114,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         init_start_time: 0,
         bundle: bundle.dir.clone(),
         rootfs: bundle.rootfs.clone(),
-        created: String::new(),
+        created: crate::log::now_rfc3339(),
         annotations: spec.annotations().clone().unwrap_or_default(),
         owner: String::new(),
         cgroup: Default::default(),
@@ -161,7 +161,6 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     let cgroup = undo.cgroup.as_ref().expect("placed by setup");
 
     state.init_start_time = process_start_time(pid).unwrap_or(0);
-    state.created = crate::log::now_rfc3339();
     state.cgroup = cgroup.record.clone();
     dir.save(&state)?;
     if let Some(p) = opts.pid_file {

@@ -79,10 +79,35 @@ pub fn validate(spec: &Spec) -> Result<()> {
             }
         }
     }
+    for key in linux.sysctl().iter().flatten().map(|(k, _)| k) {
+        check_sysctl(key, &seen)?;
+    }
     if let Some(p) = linux.cgroups_path() {
         if p.components().any(|c| c == Component::ParentDir) {
             return Err(Error::config("linux.cgroupsPath", format!("{p:?} must not contain \"..\"")));
         }
+    }
+    Ok(())
+}
+
+/// Only namespaced sysctls may be set, and only when the container has that namespace: anything
+/// else would change the host.
+fn check_sysctl(key: &str, ns: &HashSet<LinuxNamespaceType>) -> Result<()> {
+    let path = format!("linux.sysctl.{key}");
+    let ipc = key.starts_with("fs.mqueue.")
+        || ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"]
+            .contains(&key);
+    let (needed, name) = if ipc {
+        (LinuxNamespaceType::Ipc, "ipc")
+    } else if key.starts_with("net.") {
+        (LinuxNamespaceType::Network, "network")
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        (LinuxNamespaceType::Uts, "uts")
+    } else {
+        return Err(Error::config(path, "not a namespaced sysctl: setting it would change the host"));
+    };
+    if !ns.contains(&needed) {
+        return Err(Error::config(path, format!("sysctl needs the container's own {name} namespace")));
     }
     Ok(())
 }

@@ -180,9 +180,6 @@ fn warn_unenforced(spec: &oci_spec::runtime::Spec) {
     if linux.is_some_and(|l| l.seccomp().is_some()) {
         crate::log::warn("linux.seccomp is not enforced by this version of hull");
     }
-    if linux.is_some_and(|l| l.sysctl().as_ref().is_some_and(|s| !s.is_empty())) {
-        crate::log::warn("linux.sysctl is not applied by this version of hull");
-    }
 }
 
 /// Create the cgroup, move the init into it, apply resources and oom_score_adj.

@@ -249,6 +249,11 @@ fn build_rootfs(ctx: &InitCtx, linux: &oci_spec::runtime::Linux, process: &oci_s
     } else {
         rootfs::pivot(ctx.rootfs)?;
     }
+    // Before the read-only paths: /proc/sys is usually one of them.
+    for (k, v) in linux.sysctl().iter().flatten() {
+        let p = Path::new("/proc/sys").join(k.replace('.', "/"));
+        std::fs::write(&p, v.as_bytes()).ctx(|| format!("set sysctl {k}={v:?}"))?;
+    }
     for p in linux.masked_paths().iter().flatten() {
         rootfs::mask_path(Path::new(p))?;
     }

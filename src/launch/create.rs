@@ -64,7 +64,6 @@ pub fn create(opts: &CreateOpts) -> Result<(ContainerDir, State)> {
         return Err(Error::Usage("--systemd-cgroup: the systemd cgroup driver is not supported by this version of hull".into()));
     }
     let bundle = Bundle::load(opts.bundle)?;
-    warn_unenforced(&bundle.spec);
     let dir = ContainerDir::create(opts.root, opts.id)?;
     let mut undo = Undo { dir: None, cgroup: None, init_pid: None };
     let res = create_in(opts, &bundle, &dir, &mut undo);
@@ -171,15 +170,6 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     undo.init_pid = None;
     undo.cgroup = None;
     Ok(state)
-}
-
-/// Say which parts of the config this version does not enforce yet, so that nobody mistakes
-/// them for applied.
-fn warn_unenforced(spec: &oci_spec::runtime::Spec) {
-    let linux = spec.linux().as_ref();
-    if linux.is_some_and(|l| l.seccomp().is_some()) {
-        crate::log::warn("linux.seccomp is not enforced by this version of hull");
-    }
 }
 
 /// Create the cgroup, move the init into it, apply resources and oom_score_adj.

@@ -18,7 +18,7 @@ use crate::linux::devices;
 use crate::linux::mounts::{mount_entry, parse_propagation, MountCtx};
 use crate::linux::namespaces::{self, NsPlan};
 use crate::linux::safe_path::{create_in_root, Kind};
-use crate::linux::{exec, rlimits, rootfs, user};
+use crate::linux::{exec, rlimits, rootfs, seccomp, user};
 
 pub struct InitCtx<'a> {
     pub spec: &'a Spec,
@@ -102,6 +102,13 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     if !ctx.no_new_keyring {
         join_session_keyring(ctx.id);
     }
+    // Compiled now so that a bad profile fails `create`; installed as late as possible.
+    let seccomp = linux.seccomp().as_ref().map(seccomp::compile).transpose()?;
+    let nnp = process.no_new_privileges() == Some(true);
+    if let (Some(f), false) = (&seccomp, nnp) {
+        // Without no_new_privs installing a filter needs CAP_SYS_ADMIN: before the caps go.
+        seccomp::install(f)?;
+    }
     let caps = process.capabilities().as_ref().map(|c| CapSets::from_config(Some(c)));
     if let Some(c) = &caps {
         capabilities::apply_bounding(c)?;
@@ -115,7 +122,7 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     chdir(cwd).map_err(|e| {
         Error::Init(format!("chdir to cwd ({:?}) set in config.json failed: {}", cwd, crate::error::errno_text(e)))
     })?;
-    if process.no_new_privileges() == Some(true) {
+    if nnp {
         nix::sys::prctl::set_no_new_privs().ctx(|| "prctl PR_SET_NO_NEW_PRIVS".into())?;
     }
     let args = process.args().clone().unwrap_or_default();
@@ -143,6 +150,14 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
         };
         // `start` is waiting on the fifo: a failure goes to it as the fifo's content.
         if let Err(e) = hooks::run(ctx.spec.hooks(), Phase::StartContainer, &json) {
+            let _ = write(fifo.as_fd(), format!("E{e}").as_bytes());
+            // SAFETY: ends the init without running destructors shared with the parent.
+            unsafe { libc::_exit(1) }
+        }
+    }
+    if let (Some(f), true) = (&seccomp, nnp) {
+        // Closest to execve: only the write below and execve run under the filter here.
+        if let Err(e) = seccomp::install(f) {
             let _ = write(fifo.as_fd(), format!("E{e}").as_bytes());
             // SAFETY: ends the init without running destructors shared with the parent.
             unsafe { libc::_exit(1) }

@@ -10,6 +10,7 @@ pub mod namespaces;
 pub mod rlimits;
 pub mod rootfs;
 pub mod safe_path;
+pub mod seccomp;
 pub mod user;
 
 use std::os::fd::{FromRawFd, OwnedFd};

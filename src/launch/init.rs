@@ -5,20 +5,19 @@ use std::os::fd::{AsFd, RawFd};
 use std::path::Path;
 
 use nix::fcntl::OFlag;
-use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::sys::stat::Mode;
-use nix::unistd::{chdir, close, setresgid, setresuid, sethostname, setsid, write, Gid, Uid};
+use nix::unistd::{close, setresgid, setresuid, sethostname, setsid, write, Gid, Uid};
 use oci_spec::runtime::Spec;
 
+use super::process;
 use super::sync::{Channel, Msg};
 use crate::error::{Context, Error, Result};
 use crate::hooks::{self, Phase};
-use crate::linux::capabilities::{self, CapSets};
 use crate::linux::devices;
 use crate::linux::mounts::{mount_entry, parse_propagation, MountCtx};
 use crate::linux::namespaces::{self, NsPlan};
 use crate::linux::safe_path::{create_in_root, Kind};
-use crate::linux::{exec, rlimits, rootfs, seccomp, user};
+use crate::linux::rootfs;
 
 pub struct InitCtx<'a> {
     pub spec: &'a Spec,
@@ -96,76 +95,39 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     let in_userns = ctx.plan.new_user || ctx.plan.joins_type(oci_spec::runtime::LinuxNamespaceType::User);
     let hook_state = build_rootfs(ctx, linux, process, in_userns)?;
 
-    if let Some(r) = process.rlimits() {
-        rlimits::apply(r)?;
-    }
     if !ctx.no_new_keyring {
         join_session_keyring(ctx.id);
     }
-    // Compiled now so that a bad profile fails `create`; installed as late as possible.
-    let seccomp = linux.seccomp().as_ref().map(seccomp::compile).transpose()?;
-    let nnp = process.no_new_privileges() == Some(true);
-    if let (Some(f), false) = (&seccomp, nnp) {
-        // Without no_new_privs installing a filter needs CAP_SYS_ADMIN: before the caps go.
-        seccomp::install(f)?;
-    }
-    let caps = process.capabilities().as_ref().map(|c| CapSets::from_config(Some(c)));
-    if let Some(c) = &caps {
-        capabilities::apply_bounding(c)?;
-    }
-    user::switch(process.user(), setgroups_allowed())?;
-    if let Some(c) = &caps {
-        capabilities::apply_process_sets(c)?;
-    }
-    user::set_umask(process.user());
-    let cwd = process.cwd();
-    chdir(cwd).map_err(|e| {
-        Error::Init(format!("chdir to cwd ({:?}) set in config.json failed: {}", cwd, crate::error::errno_text(e)))
-    })?;
-    if nnp {
-        nix::sys::prctl::set_no_new_privs().ctx(|| "prctl PR_SET_NO_NEW_PRIVS".into())?;
-    }
-    let args = process.args().clone().unwrap_or_default();
-    let mut env = process.env().clone().unwrap_or_default();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", home_of(process.user().uid())));
-    }
-    let path = exec::lookup(&args[0], &env)?;
-
     wait_placed(ctx)?;
-    reset_signals();
-    close_fds_above(3 + ctx.preserve_fds);
+    let prepared = process::prepare(process, linux.seccomp().as_ref(), ctx.preserve_fds)?;
     ctx.chan.send(&Msg::Ready)?;
 
     // Blocks until `start` opens the fifo for reading.
     let fifo = crate::linux::open_fd(format!("/proc/self/fd/{}", ctx.fifo_fd).as_str(), OFlag::O_WRONLY)
         .ctx(|| "open exec fifo".into())?;
-    if let Some(json) = hook_state {
-        let json = match serde_json::from_str::<serde_json::Value>(&json) {
-            Ok(mut v) => {
-                v["status"] = "created".into();
-                v.to_string()
-            }
-            Err(_) => json,
-        };
-        // `start` is waiting on the fifo: a failure goes to it as the fifo's content.
-        if let Err(e) = hooks::run(ctx.spec.hooks(), Phase::StartContainer, &json) {
-            let _ = write(fifo.as_fd(), format!("E{e}").as_bytes());
-            // SAFETY: ends the init without running destructors shared with the parent.
-            unsafe { libc::_exit(1) }
+    // `start` is waiting on the fifo: a failure from here on goes to it as the fifo's content.
+    let released = (|| {
+        if let Some(json) = hook_state {
+            let json = match serde_json::from_str::<serde_json::Value>(&json) {
+                Ok(mut v) => {
+                    v["status"] = "created".into();
+                    v.to_string()
+                }
+                Err(_) => json,
+            };
+            hooks::run(ctx.spec.hooks(), Phase::StartContainer, &json)?;
         }
-    }
-    if let (Some(f), true) = (&seccomp, nnp) {
-        // Closest to execve: only the write below and execve run under the filter here.
-        if let Err(e) = seccomp::install(f) {
-            let _ = write(fifo.as_fd(), format!("E{e}").as_bytes());
-            // SAFETY: ends the init without running destructors shared with the parent.
-            unsafe { libc::_exit(1) }
-        }
+        // Closest to execve: only the write below and execve run under this filter.
+        prepared.install_late_seccomp()
+    })();
+    if let Err(e) = released {
+        let _ = write(fifo.as_fd(), format!("E{e}").as_bytes());
+        // SAFETY: ends the init without running destructors shared with the parent.
+        unsafe { libc::_exit(1) }
     }
     write(fifo.as_fd(), b"0").ctx(|| "write exec fifo".into())?;
     drop(fifo);
-    Ok(exec::execve(&path, &args, &env))
+    Ok(prepared.exec())
 }
 
 /// Wait until the runtime side has placed this process in its cgroup (it may have said so
@@ -285,21 +247,7 @@ fn build_rootfs(ctx: &InitCtx, linux: &oci_spec::runtime::Linux, process: &oci_s
     Ok(hook_state)
 }
 
-/// setgroups(2) is refused in a user namespace whose /proc/self/setgroups says "deny".
-fn setgroups_allowed() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() != "deny").unwrap_or(true)
-}
 
-/// The home directory of `uid` from the container's /etc/passwd, or "/".
-fn home_of(uid: u32) -> String {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    passwd
-        .lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid))
-        .map(|f| f[5].to_string())
-        .unwrap_or_else(|| "/".to_string())
-}
 
 /// A fresh session keyring per container, so containers do not share the host's keys.
 fn join_session_keyring(id: &str) {
@@ -312,22 +260,4 @@ fn join_session_keyring(id: &str) {
     }
 }
 
-/// Unblock every signal and restore default dispositions (hull ignores SIGPIPE, as every Rust
-/// program does; the container must not inherit that).
-fn reset_signals() {
-    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    for s in Signal::iterator() {
-        if s != Signal::SIGKILL && s != Signal::SIGSTOP {
-            // SAFETY: installing SIG_DFL involves no handler code.
-            let _ = unsafe { sigaction(s, &dfl) };
-        }
-    }
-}
 
-/// Mark every descriptor from `first` up close-on-exec: nothing of the runtime reaches the
-/// container beyond stdio and the preserved fds.
-fn close_fds_above(first: u32) {
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on descriptors.
-    unsafe { libc::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
-}

@@ -8,6 +8,7 @@
 
 mod create;
 mod init;
+mod process;
 mod start;
 pub mod sync;
 

@@ -1,0 +1,119 @@
+//! The last steps shared by a container's init and by `exec`: limits, seccomp, capabilities, user,
+//! umask, cwd, no_new_privs, the program lookup, signals and descriptors, then execve.
+
+use std::path::PathBuf;
+
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::unistd::chdir;
+use oci_spec::runtime::{LinuxSeccomp, Process};
+
+use crate::error::{Context, Error, Result};
+use crate::linux::capabilities::{self, CapSets};
+use crate::linux::seccomp::{self, Compiled};
+use crate::linux::{exec, rlimits, user};
+
+/// A process ready to exec: everything but the final seccomp filter (with no_new_privs it is
+/// installed as close to execve as possible) is in place.
+pub struct Prepared {
+    pub path: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    late_seccomp: Option<Compiled>,
+}
+
+/// Apply `process` to the calling process, inside the container (after pivot_root or setns).
+/// `preserve_fds` extra descriptors after stdio stay open across execve; every other one is
+/// marked close-on-exec.
+pub fn prepare(process: &Process, seccomp_config: Option<&LinuxSeccomp>, preserve_fds: u32) -> Result<Prepared> {
+    if let Some(r) = process.rlimits() {
+        rlimits::apply(r)?;
+    }
+    // Compiled before anything is dropped so that a bad profile fails the verb.
+    let filter = seccomp_config.map(seccomp::compile).transpose()?;
+    let nnp = process.no_new_privileges() == Some(true);
+    let late_seccomp = match filter {
+        Some(f) if !nnp => {
+            // Without no_new_privs installing a filter needs CAP_SYS_ADMIN: before the caps go.
+            seccomp::install(&f)?;
+            None
+        }
+        other => other,
+    };
+    let caps = process.capabilities().as_ref().map(|c| CapSets::from_config(Some(c)));
+    if let Some(c) = &caps {
+        capabilities::apply_bounding(c)?;
+    }
+    user::switch(process.user(), setgroups_allowed())?;
+    if let Some(c) = &caps {
+        capabilities::apply_process_sets(c)?;
+    }
+    user::set_umask(process.user());
+    let cwd = process.cwd();
+    chdir(cwd).map_err(|e| {
+        Error::Init(format!("chdir to cwd ({:?}) set in config.json failed: {}", cwd, crate::error::errno_text(e)))
+    })?;
+    if nnp {
+        nix::sys::prctl::set_no_new_privs().ctx(|| "prctl PR_SET_NO_NEW_PRIVS".into())?;
+    }
+    let args = process.args().clone().unwrap_or_default();
+    let mut env = process.env().clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", home_of(process.user().uid())));
+    }
+    let first = args.first().ok_or_else(|| Error::config("process.args", "must not be empty"))?;
+    let path = exec::lookup(first, &env)?;
+    reset_signals();
+    close_fds_from(3 + preserve_fds);
+    Ok(Prepared { path, args, env, late_seccomp })
+}
+
+impl Prepared {
+    /// Install the no_new_privs seccomp filter, if any. After this only execve should follow.
+    pub fn install_late_seccomp(&self) -> Result<()> {
+        match &self.late_seccomp {
+            Some(f) => seccomp::install(f),
+            None => Ok(()),
+        }
+    }
+
+    /// Replace the process image; returns only the error.
+    pub fn exec(&self) -> Error {
+        exec::execve(&self.path, &self.args, &self.env)
+    }
+}
+
+/// setgroups(2) is refused in a user namespace whose /proc/self/setgroups says "deny".
+fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() != "deny").unwrap_or(true)
+}
+
+/// The home directory of `uid` from the container's /etc/passwd, or "/".
+fn home_of(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid))
+        .map(|f| f[5].to_string())
+        .unwrap_or_else(|| "/".to_string())
+}
+
+/// Unblock every signal and restore default dispositions (hull ignores SIGPIPE, as every Rust
+/// program does; the container must not inherit that).
+fn reset_signals() {
+    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for s in Signal::iterator() {
+        if s != Signal::SIGKILL && s != Signal::SIGSTOP {
+            // SAFETY: installing SIG_DFL involves no handler code.
+            let _ = unsafe { sigaction(s, &dfl) };
+        }
+    }
+}
+
+/// Mark every descriptor from `first` up close-on-exec: nothing of the runtime reaches the
+/// container beyond stdio and the preserved fds.
+fn close_fds_from(first: u32) {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on descriptors.
+    unsafe { libc::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
+}

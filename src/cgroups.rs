@@ -13,7 +13,7 @@ use libcgroups::common::{
     ControllerOpt, FreezerState,
 };
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxDeviceCgroupBuilder, LinuxDevice, LinuxResources};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxResources};
 
 use crate::container::CgroupRecord;
 use crate::error::{Error, Result};
@@ -127,9 +127,15 @@ impl Cgroup {
         let mut res = resources.cloned().unwrap_or_default();
         let mut rules = res.devices().clone().unwrap_or_default();
         for d in devices {
+            // The device controller knows block and character devices only (fifos need no rule).
+            let typ = match d.typ() {
+                LinuxDeviceType::B => LinuxDeviceType::B,
+                LinuxDeviceType::C | LinuxDeviceType::U => LinuxDeviceType::C,
+                LinuxDeviceType::P | LinuxDeviceType::A => continue,
+            };
             let rule = LinuxDeviceCgroupBuilder::default()
                 .allow(true)
-                .typ(d.typ())
+                .typ(typ)
                 .major(d.major())
                 .minor(d.minor())
                 .access("rwm")
@@ -238,6 +244,31 @@ fn rmdir_retry(dir: &Path) -> Result<()> {
             }
             Err(e) => return Err(Error::io("remove cgroup", dir, e)),
         }
+    }
+    Ok(())
+}
+
+/// Move `pid` into an existing container cgroup (`sub` names a sub-cgroup, as `exec --cgroup`),
+/// in every hierarchy where the container has one. Nothing is created.
+pub fn join(record: &CgroupRecord, pid: i32, sub: Option<&str>) -> Result<()> {
+    let setup = setup()?;
+    let rel = record.path.strip_prefix("/").unwrap_or(&record.path);
+    let rel = match sub {
+        Some(s) => rel.join(s.trim_start_matches('/')),
+        None => rel.to_path_buf(),
+    };
+    let mut joined = false;
+    for base in hierarchy_roots(&setup) {
+        let dir = base.join(&rel);
+        if !dir.is_dir() {
+            continue;
+        }
+        let procs = dir.join("cgroup.procs");
+        fs::write(&procs, pid.to_string()).map_err(|e| Error::io("write", &procs, e))?;
+        joined = true;
+    }
+    if !joined {
+        return Err(Error::Cgroup { path: Path::new("/").join(&rel), msg: "no such cgroup".into() });
     }
     Ok(())
 }

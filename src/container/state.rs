@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::Hooks;
+use oci_spec::runtime::{Hooks, LinuxSeccomp, Process};
 use serde::{Deserialize, Serialize};
 
 use super::STATE_FILE;
@@ -29,6 +29,11 @@ pub struct State {
     pub cgroup: CgroupRecord,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<Hooks>,
+    /// The config's process and seccomp profile: the defaults of `exec`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub process: Option<Process>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp: Option<LinuxSeccomp>,
 }
 
 /// Where the container's cgroup is and whether hull made it (only then is it removed).

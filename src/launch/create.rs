@@ -118,6 +118,8 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         owner: String::new(),
         cgroup: Default::default(),
         hooks: spec.hooks().clone(),
+        process: spec.process().clone(),
+        seccomp: linux.seccomp().clone(),
     };
     let pid = spawn_init(&ctx, &parent_ch)?;
     undo.init_pid = Some(pid);

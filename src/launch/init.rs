@@ -179,6 +179,10 @@ fn build_rootfs(ctx: &InitCtx, linux: &oci_spec::runtime::Linux, process: &oci_s
     };
     let mounts = ctx.spec.mounts().clone().unwrap_or_default();
     for (i, m) in mounts.iter().enumerate() {
+        if matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")) {
+            // The container's cgroup directories must exist before they can be mounted.
+            wait_placed(ctx)?;
+        }
         mount_entry(&mctx, i, m)?;
     }
     let dev_is_bind = mounts.iter().any(|m| {

@@ -11,6 +11,7 @@ mod init;
 mod process;
 mod start;
 pub mod sync;
+pub mod wait;
 
 pub use create::{create, CreateOpts};
 pub use start::start;

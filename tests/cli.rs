@@ -1,0 +1,132 @@
+//! Command-line shapes (CONTRACT.md §1), logs (§4), `--version` and `spec` (§3).
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::fs;
+use std::path::Path;
+
+/// Every shape creates a container under the test root that `state` then finds.
+#[test]
+fn argument_shapes() {
+    let Some(t) = setup("cli_arg_shapes") else { return };
+    let root_eq = format!("--root={STATE_ROOT}");
+    // B and ID are replaced by the bundle dir and the container id.
+    let shapes: &[(&str, &[&str])] = &[
+        ("--bundle=B", &["--root", STATE_ROOT, "create", "--bundle=B", "ID"]),
+        ("flags after the id", &["--root", STATE_ROOT, "create", "ID", "--bundle", "B"]),
+        ("single-dash long flag", &["--root", STATE_ROOT, "create", "-bundle", "B", "ID"]),
+        ("--root=X", &[&root_eq, "create", "--bundle", "B", "ID"]),
+        ("-b B", &["--root", STATE_ROOT, "create", "-b", "B", "ID"]),
+    ];
+    for (i, (what, shape)) in shapes.iter().enumerate() {
+        let id = t.id_with(&format!("a{i}"));
+        let mut b = t.bundle_for(&id);
+        b.args(&["sleep", "100000"]);
+        b.write();
+        let bundle_eq = format!("--bundle={}", b.dir_str());
+        let args: Vec<&str> = shape
+            .iter()
+            .map(|a| match *a {
+                "B" => b.dir_str(),
+                "ID" => id.as_str(),
+                "--bundle=B" => bundle_eq.as_str(),
+                other => other,
+            })
+            .collect();
+        let out = t.rt_raw(&args);
+        assert!(out.ok(), "shape {what}\n{}", out.show());
+        assert!(Path::new(STATE_ROOT).join(&id).is_dir(), "shape {what}: no state under the given root");
+        let st = t.state(&id).unwrap();
+        assert_eq!(st["status"], "created", "shape {what}: {st}");
+        assert_eq!(st["bundle"], b.dir_str(), "shape {what}: {st}");
+        let out = t.rt_raw(&[&format!("--root={STATE_ROOT}"), "delete", "--force", &id]);
+        assert!(out.ok(), "{}", out.show());
+        t.assert_gone(&id);
+    }
+    t.finish();
+}
+
+fn check_json_log(log: &Path, needle: &str) {
+    let text = fs::read_to_string(log).unwrap_or_else(|e| panic!("log file {}: {e}", log.display()));
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "at non-debug level only the final error is logged, one line:\n{text}");
+    let v: Value = serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {}", lines[0]));
+    assert_eq!(v["level"], "error", "{v}");
+    let msg = v["msg"].as_str().unwrap_or_else(|| panic!("no string msg: {v}"));
+    assert!(msg.contains(needle), "msg should mention {needle:?}: {v}");
+    let time = v["time"].as_str().unwrap_or_else(|| panic!("no time: {v}"));
+    assert!(is_rfc3339(time), "time is not RFC 3339: {v}");
+}
+
+#[test]
+fn log_json_on_failure() {
+    let Some(t) = setup("cli_log_json") else { return };
+    let id = t.id();
+
+    let log = t.scratch.join("a.log");
+    let out = t.rt(&["--log", log.to_str().unwrap(), "--log-format", "json", "state", &id]);
+    out.assert_err("container does not exist");
+    check_json_log(&log, "container does not exist");
+
+    // `=` forms, and the global flags after --root.
+    let log = t.scratch.join("b.log");
+    let missing = t.scratch.join("no-such-bundle");
+    let out = t.rt(&[
+        &format!("--log={}", log.display()),
+        "--log-format=json",
+        "create",
+        &format!("--bundle={}", missing.display()),
+        &id,
+    ]);
+    out.assert_err(missing.to_str().unwrap());
+    check_json_log(&log, missing.to_str().unwrap());
+    t.assert_gone(&id);
+    t.finish();
+}
+
+#[test]
+fn version_output() {
+    let Some(t) = setup("cli_version") else { return };
+    for flag in ["--version", "-v"] {
+        let out = t.rt_raw(&[flag]);
+        out.assert_ok();
+        let mut lines = out.stdout.lines();
+        let first = lines.next().unwrap_or_default();
+        let words: Vec<&str> = first.split_whitespace().collect();
+        let name = if is_hull() { "hull".to_string() } else { runtime_name() };
+        assert_eq!(words.first(), Some(&name.as_str()), "first line `{name} version X.Y.Z`: {first:?}");
+        assert_eq!(words.get(1), Some(&"version"), "{first:?}");
+        let ver = words.get(2).unwrap_or(&"");
+        let core: Vec<&str> = ver.split(|c: char| !c.is_ascii_digit()).take(3).collect();
+        assert!(core.len() == 3 && core.iter().all(|p| !p.is_empty()), "version X.Y.Z: {first:?}");
+        let rest: Vec<&str> = lines.collect();
+        assert!(rest.iter().any(|l| l.starts_with("commit:")), "no `commit:` line\n{}", out.show());
+        assert!(rest.iter().any(|l| l.starts_with("spec:")), "no `spec:` line\n{}", out.show());
+    }
+    t.finish();
+}
+
+#[test]
+fn spec_writes_default_config() {
+    let Some(t) = setup("cli_spec") else { return };
+    let d = t.dir("spec");
+    t.rt_raw(&["spec", "--bundle", d.to_str().unwrap()]).assert_ok();
+    let v: Value = serde_json::from_slice(&fs::read(d.join("config.json")).unwrap()).unwrap();
+    assert!(v["ociVersion"].is_string(), "{v}");
+    assert_eq!(v["root"]["path"], "rootfs", "{v}");
+    assert!(v["process"]["args"].as_array().is_some_and(|a| !a.is_empty()), "{v}");
+    let ns: Vec<&str> = v["linux"]["namespaces"].as_array().unwrap().iter().filter_map(|n| n["type"].as_str()).collect();
+    for want in ["pid", "mount", "network", "ipc", "uts"] {
+        assert!(ns.contains(&want), "default namespaces {ns:?} lack {want}");
+    }
+    assert!(!ns.contains(&"user"));
+
+    let d = t.dir("spec-rootless");
+    t.rt_raw(&["spec", "--rootless", "--bundle", d.to_str().unwrap()]).assert_ok();
+    let v: Value = serde_json::from_slice(&fs::read(d.join("config.json")).unwrap()).unwrap();
+    let ns = v["linux"]["namespaces"].as_array().unwrap();
+    assert!(ns.iter().any(|n| n["type"] == "user"), "rootless spec needs a user namespace: {v}");
+    assert!(v["linux"]["uidMappings"].as_array().is_some_and(|a| !a.is_empty()), "{v}");
+    t.finish();
+}

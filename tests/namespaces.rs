@@ -1,0 +1,164 @@
+//! Namespaces: each type really new (inode differs from the host's), really shared when not
+//! configured, really joined by path; user namespace mappings and time offsets seen inside.
+mod common;
+
+use common::*;
+use serde_json::json;
+
+/// (OCI type, /proc/<pid>/ns file)
+const TYPES: &[(&str, &str)] = &[
+    ("pid", "pid"),
+    ("mount", "mnt"),
+    ("uts", "uts"),
+    ("ipc", "ipc"),
+    ("network", "net"),
+    ("cgroup", "cgroup"),
+];
+
+fn host_ns(ns: &str) -> String {
+    ns_link("self", ns)
+}
+
+#[test]
+fn each_configured_namespace_is_new() {
+    let Some(t) = setup("ns_new") else { return };
+    let mut b = t.bundle();
+    b.args(&["sleep", "100000"]);
+    b.add_namespace(json!({"type": "cgroup"}));
+    let pid = t.create(&b).to_string();
+    for (ty, file) in TYPES {
+        let inside = ns_link(&pid, file);
+        assert!(inside.starts_with(&format!("{file}:[")), "{inside}");
+        assert_ne!(inside, host_ns(file), "{ty} namespace of init is the host's");
+    }
+    // Still new after start (the process the user sees, not only the runtime's init).
+    t.start(&b.id);
+    for (ty, file) in TYPES {
+        assert_ne!(ns_link(&pid, file), host_ns(file), "{ty} after start");
+    }
+    t.finish();
+}
+
+/// Types not listed stay shared with the host (so the test above is not vacuous).
+#[test]
+fn unlisted_namespaces_are_shared_with_host() {
+    let Some(t) = setup("ns_shared") else { return };
+    let mut b = t.bundle();
+    b.args(&["sleep", "100000"]);
+    b.config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "mount"}]);
+    b.remove("/hostname");
+    let pid = t.create(&b).to_string();
+    for (ty, file) in TYPES {
+        let shared = !matches!(*ty, "pid" | "mount");
+        assert_eq!(ns_link(&pid, file) == host_ns(file), shared, "{ty}: shared with host = {}", !shared);
+    }
+    t.finish();
+}
+
+#[test]
+fn user_namespace_with_mappings() {
+    let Some(t) = setup("ns_user") else { return };
+    let mut b = t.bundle();
+    b.add_namespace(json!({"type": "user"}));
+    b.set("/linux/uidMappings", json!([{"containerID": 0, "hostID": 100000, "size": 65536}]));
+    b.set("/linux/gidMappings", json!([{"containerID": 0, "hostID": 200000, "size": 1000},
+                                      {"containerID": 1000, "hostID": 300000, "size": 10}]));
+    b.args(&["sleep", "100000"]);
+    let pid = t.create(&b).to_string();
+    assert_ne!(ns_link(&pid, "user"), host_ns("user"), "user namespace not new");
+    // The runtime wrote the maps; seen from the host they translate the same way.
+    let uid_map: Vec<String> = read_trim(format!("/proc/{pid}/uid_map")).lines().map(norm).collect();
+    assert_eq!(uid_map, ["0 100000 65536"]);
+    let status = read_trim(format!("/proc/{pid}/status"));
+    let uids: Vec<&str> = status_field(&status, "Uid").unwrap().split_whitespace().collect();
+    assert_eq!(uids[0], "100000", "container root must be host uid 100000: {uids:?}");
+    t.rt(&["delete", "--force", &b.id]).assert_ok();
+
+    // And from inside, via `run`.
+    b.sh("cat /proc/self/uid_map; echo --; cat /proc/self/gid_map; echo --; id -u; id -g");
+    let out = t.run_ok(&b);
+    let parts: Vec<Vec<String>> =
+        out.split("--").map(|p| p.trim().lines().map(norm).filter(|l| !l.is_empty()).collect()).collect();
+    assert_eq!(parts[0], ["0 100000 65536"], "uid_map inside:\n{out}");
+    assert_eq!(parts[1], ["0 200000 1000", "1000 300000 10"], "gid_map inside:\n{out}");
+    assert_eq!(parts[2], ["0", "0"], "id inside:\n{out}");
+    t.finish();
+}
+
+fn norm(l: &str) -> String {
+    l.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// hull-only: runc 1.1.5 does not know the time namespace.
+#[test]
+fn time_namespace_with_offsets() {
+    let Some(t) = setup("ns_time") else { return };
+    if !is_hull() {
+        eprintln!("SKIP time namespace: {} does not support it (hull-only test)", runtime_name());
+        return t.finish();
+    }
+    let mut b = t.bundle();
+    b.add_namespace(json!({"type": "time"}));
+    b.set("/linux/timeOffsets", json!({"monotonic": {"secs": 86400, "nanosecs": 5},
+                                        "boottime": {"secs": 7200, "nanosecs": 0}}));
+    b.sh("readlink /proc/self/ns/time; cat /proc/self/timens_offsets");
+    let out = t.run_ok(&b);
+    let mut lines = out.lines().map(norm);
+    assert_ne!(lines.next().unwrap_or_default(), host_ns("time"), "time namespace not new:\n{out}");
+    let offsets: Vec<String> = lines.collect();
+    assert!(offsets.contains(&"monotonic 86400 5".to_string()), "timens_offsets:\n{out}");
+    assert!(offsets.contains(&"boottime 7200 0".to_string()), "timens_offsets:\n{out}");
+    t.finish();
+}
+
+/// A second container joins the first's namespaces by path (the CRI pod pattern).
+#[test]
+fn namespaces_joined_by_path() {
+    let Some(t) = setup("ns_join") else { return };
+    let id1 = t.id_with("sandbox");
+    let mut b1 = t.bundle_for(&id1);
+    b1.args(&["sleep", "100000"]);
+    b1.add_namespace(json!({"type": "cgroup"}));
+    let pid1 = t.create_start(&b1).to_string();
+
+    let id2 = t.id_with("member");
+    let mut b2 = t.bundle_for(&id2);
+    b2.args(&["sleep", "100000"]);
+    b2.remove("/hostname");
+    let joined = ["pid", "network", "ipc", "uts", "cgroup"];
+    let mut nss = vec![json!({"type": "mount"})];
+    for ty in joined {
+        let file = TYPES.iter().find(|(t, _)| *t == ty).unwrap().1;
+        nss.push(json!({"type": ty, "path": format!("/proc/{pid1}/ns/{file}")}));
+    }
+    b2.config["linux"]["namespaces"] = json!(nss);
+    let pid2 = t.create(&b2).to_string();
+    t.start(&id2);
+    for (ty, file) in TYPES {
+        let (a, b) = (ns_link(&pid1, file), ns_link(&pid2, file));
+        if joined.contains(ty) {
+            assert_eq!(a, b, "{ty} not joined");
+        } else {
+            assert_ne!(a, b, "{ty} should be new");
+        }
+        assert_ne!(b, host_ns(file), "{ty} of the member is the host's");
+    }
+    t.finish();
+}
+
+#[test]
+fn unknown_namespace_type_is_an_error() {
+    let Some(t) = setup("ns_unknown") else { return };
+    let mut b = t.bundle();
+    b.args(&["true"]);
+    b.set("/linux/namespaces/2/type", json!("pidd"));
+    let out = t.try_create(&b, &[]);
+    out.assert_err("pidd");
+    if is_hull() {
+        // CONTRACT.md §4: the error names the JSON path.
+        out.assert_err("linux.namespaces[2].type");
+    }
+    assert!(t.state(&b.id).is_none());
+    t.assert_gone(&b.id);
+    t.finish();
+}

@@ -6,13 +6,15 @@
 const LONG_FLAGS: &[&str] = &[
     "root", "log", "log-format", "debug", "systemd-cgroup", "rootless", "version", "help", "bundle",
     "pid-file", "console-socket", "no-pivot", "no-new-keyring", "preserve-fds", "detach", "keep",
-    "force", "all", "format", "quiet", "no-subreaper",
+    "force", "all", "format", "quiet", "no-subreaper", "process", "cwd", "env", "tty", "user",
+    "additional-gids", "process-label", "apparmor", "no-new-privs", "cap", "cgroup", "ignore-paused",
 ];
 
 /// Flags that take a separate value, so the next argument is not a positional.
 const VALUE_FLAGS: &[&str] = &[
     "--root", "--log", "--log-format", "--bundle", "-b", "--pid-file", "--console-socket", "--preserve-fds",
-    "--format", "-f", "--rootless",
+    "--format", "-f", "--rootless", "--process", "-p", "--cwd", "--env", "-e", "--user", "-u",
+    "--additional-gids", "-g", "--process-label", "--apparmor", "--cap", "-c", "--cgroup",
 ];
 
 pub fn normalize(argv: Vec<String>) -> Vec<String> {

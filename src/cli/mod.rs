@@ -4,6 +4,7 @@
 mod args;
 mod create;
 mod delete;
+mod exec;
 mod kill;
 mod list;
 mod run;
@@ -56,6 +57,8 @@ pub enum Cmd {
     Start(start::StartArgs),
     /// Output the state of a container
     State(state::StateArgs),
+    /// Run a process in a running container
+    Exec(exec::ExecArgs),
     /// Send a signal to the container's init process
     Kill(kill::KillArgs),
     /// Delete a container
@@ -108,6 +111,16 @@ pub fn main() -> i32 {
         Cmd::Start(a) => start::run(&g, a).map(|()| 0),
         Cmd::State(a) => state::run(&g, a).map(|()| 0),
         Cmd::Kill(a) => kill::run(&g, a).map(|()| 0),
+        Cmd::Exec(a) => {
+            // exec reports its own failures with 255, the process's status otherwise.
+            return match exec::run(&g, a) {
+                Ok(code) => code,
+                Err(e) => {
+                    log::error(e.to_string());
+                    255
+                }
+            };
+        }
         Cmd::Delete(a) => delete::run(&g, a).map(|()| 0),
         Cmd::Run(a) => run::run(&g, a),
         Cmd::List(a) => list::run(&g, a).map(|()| 0),

@@ -7,6 +7,7 @@
 //! `start` (`start.rs`) opens the fifo, which releases the init into execve.
 
 mod create;
+mod exec;
 mod init;
 mod process;
 mod start;
@@ -14,4 +15,5 @@ pub mod sync;
 pub mod wait;
 
 pub use create::{create, CreateOpts};
+pub use exec::{exec, ExecOpts};
 pub use start::start;

@@ -1,0 +1,165 @@
+//! `exec`: start another process in a running container. A short-lived helper joins the
+//! container's namespaces and clones the process with CLONE_PARENT, so it is a child of `exec`
+//! (and of the caller's subreaper once a detached `exec` exits), exactly like an init.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use nix::sched::{setns, CloneFlags};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxSeccomp, Process};
+
+use super::process;
+use super::sync::{Channel, Msg};
+use crate::container::{write_atomic, ContainerDir, Status};
+use crate::error::{Context, Error, Result};
+use crate::linux::clone::fork_with_flags;
+
+pub struct ExecOpts<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub process: Process,
+    pub detach: bool,
+    pub pid_file: Option<&'a Path>,
+    pub preserve_fds: u32,
+    pub cgroup: Option<&'a str>,
+    pub ignore_paused: bool,
+}
+
+/// Namespace types in the order they are joined: user first, so that the others (owned by it)
+/// can be entered with its privileges.
+const NAMESPACES: [(&str, CloneFlags); 8] = [
+    ("user", CloneFlags::CLONE_NEWUSER),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("time", CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
+
+/// Open every namespace of `pid` that differs from ours.
+fn open_namespaces(pid: i32) -> Result<Vec<(&'static str, CloneFlags, File)>> {
+    let mut v = Vec::new();
+    for (name, flag) in NAMESPACES {
+        let theirs = format!("/proc/{pid}/ns/{name}");
+        let Ok(meta) = std::fs::metadata(&theirs) else { continue };
+        let ours = std::fs::metadata(format!("/proc/self/ns/{name}")).map(|m| m.ino()).unwrap_or(0);
+        if meta.ino() == ours {
+            continue;
+        }
+        let f = File::open(&theirs).map_err(|e| Error::io("open namespace", &theirs, e))?;
+        v.push((name, flag, f));
+    }
+    Ok(v)
+}
+
+/// Run the process; returns its exit status when not detached (0 when detached).
+pub fn exec(opts: &ExecOpts) -> Result<i32> {
+    let dir = ContainerDir::open(opts.root, opts.id)?;
+    let state = dir.load()?;
+    match dir.status(&state) {
+        Status::Stopped => return Err(Error::WrongState("cannot exec in a stopped container: container not running".into())),
+        Status::Paused if !opts.ignore_paused => {
+            return Err(Error::WrongState("cannot exec in a paused container: container paused".into()))
+        }
+        _ => {}
+    }
+    if opts.process.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(Error::config("process.args", "must not be empty"));
+    }
+    let namespaces = open_namespaces(state.pid)?;
+    let (parent_ch, child_ch) = Channel::pair()?;
+    let signals = if opts.detach { None } else { Some(super::wait::block_signals()?) };
+
+    let mid = fork_with_flags(0).ctx(|| "fork namespace-joining helper".into())?;
+    if mid == 0 {
+        drop(dir);
+        helper(&namespaces, &child_ch, &opts.process, state.seccomp.as_ref(), opts.preserve_fds);
+    }
+    drop(child_ch);
+    drop(namespaces);
+    let msg = parent_ch.recv();
+    let _ = waitpid(Pid::from_raw(mid), None);
+    let pid = match msg? {
+        Some(Msg::Pid(p)) => p,
+        Some(Msg::Error(e)) => return Err(Error::Init(e)),
+        _ => return Err(Error::Init("exec helper exited without starting the process".into())),
+    };
+    let started = (|| {
+        crate::cgroups::join(&state.cgroup, pid, opts.cgroup)?;
+        parent_ch.send(&Msg::Go)?;
+        // The channel is close-on-exec: EOF means the execve succeeded.
+        match parent_ch.recv()? {
+            None => Ok(()),
+            Some(Msg::Error(e)) => Err(Error::Init(e)),
+            Some(m) => Err(Error::Other(format!("exec process sent {m:?}"))),
+        }
+    })();
+    if let Err(e) = started {
+        let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(Pid::from_raw(pid), None);
+        return Err(e);
+    }
+    if let Some(p) = opts.pid_file {
+        write_atomic(p, pid.to_string().as_bytes(), 0o644)?;
+    }
+    drop(dir);
+    match signals {
+        None => Ok(0),
+        Some(set) => Ok(super::wait::forward_until_exit(pid, &set)),
+    }
+}
+
+/// The forked helper: join the namespaces, clone the process as our parent's child, report its
+/// pid and exit. The process waits for `Go` (cgroup joined), prepares itself and execs.
+fn helper(
+    namespaces: &[(&'static str, CloneFlags, File)],
+    chan: &Channel,
+    process: &Process,
+    seccomp: Option<&LinuxSeccomp>,
+    preserve_fds: u32,
+) -> ! {
+    let res = (|| {
+        for (name, flag, f) in namespaces {
+            setns(f.as_fd(), *flag).ctx(|| format!("join {name} namespace of the container"))?;
+        }
+        fork_with_flags(libc::CLONE_PARENT as u64).ctx(|| "clone exec process".into())
+    })();
+    match res {
+        Ok(0) => {
+            let err = match run_process(chan, process, seccomp, preserve_fds) {
+                Ok(e) | Err(e) => e,
+            };
+            let _ = chan.send(&Msg::Error(err.to_string()));
+            // SAFETY: _exit ends the forked process without running the parent's destructors.
+            unsafe { libc::_exit(255) }
+        }
+        Ok(pid) => {
+            let _ = chan.send(&Msg::Pid(pid));
+            // SAFETY: as above.
+            unsafe { libc::_exit(0) }
+        }
+        Err(e) => {
+            let _ = chan.send(&Msg::Error(e.to_string()));
+            // SAFETY: as above.
+            unsafe { libc::_exit(1) }
+        }
+    }
+}
+
+/// In the container: wait to be placed in the cgroup, become the process, exec. Returns only the
+/// error that prevented the exec.
+fn run_process(chan: &Channel, process: &Process, seccomp: Option<&LinuxSeccomp>, preserve_fds: u32) -> Result<Error> {
+    match chan.recv()? {
+        Some(Msg::Go) => {}
+        _ => return Err(Error::Init("exec: runtime went away".into())),
+    }
+    let prepared = process::prepare(process, seccomp, preserve_fds)?;
+    prepared.install_late_seccomp()?;
+    Ok(prepared.exec())
+}

@@ -41,6 +41,8 @@ impl CreateArgs {
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
             systemd_cgroup: g.systemd_cgroup,
+            console_socket: self.console_socket.as_deref(),
+            foreground: false,
         }
     }
 }

@@ -143,9 +143,6 @@ pub fn run(g: &Globals, a: ExecArgs) -> Result<i32> {
     validate_id(&a.id)?;
     let state = State::load(&g.root.join(&a.id))?;
     let process = build_process(&a, &state)?;
-    if process.terminal() == Some(true) || a.console_socket.is_some() {
-        return Err(Error::Usage("exec: terminals (--tty, --console-socket) are not supported by this version of hull".into()));
-    }
     if process.apparmor_profile().as_deref().is_some_and(|s| !s.is_empty())
         || process.selinux_label().as_deref().is_some_and(|s| !s.is_empty())
     {
@@ -160,5 +157,6 @@ pub fn run(g: &Globals, a: ExecArgs) -> Result<i32> {
         preserve_fds: a.preserve_fds,
         cgroup: a.cgroup.as_deref(),
         ignore_paused: a.ignore_paused,
+        console_socket: a.console_socket.as_deref(),
     })
 }

@@ -33,7 +33,9 @@ pub fn run(g: &Globals, a: RunArgs) -> Result<i32> {
     nix::sys::prctl::set_child_subreaper(true).ctx(|| "prctl PR_SET_CHILD_SUBREAPER".into())?;
     // Block every signal before the init exists, so none is lost; the init unblocks them.
     let all = wait::block_signals()?;
-    let (dir, state) = crate::launch::create(&a.create.opts(g))?;
+    let mut opts = a.create.opts(g);
+    opts.foreground = true;
+    let (dir, state) = crate::launch::create(&opts)?;
     if let Err(e) = crate::launch::start(&dir, &state) {
         let _ = container::destroy(dir, &state);
         return Err(e);

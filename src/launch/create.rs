@@ -17,6 +17,7 @@ use crate::container::{process_start_time, write_atomic, ContainerDir, State};
 use crate::error::{Context, Error, Result};
 use crate::hooks::{self, Phase};
 use crate::linux::clone::fork_with_flags;
+use crate::linux::console;
 use crate::linux::namespaces::{self, NsPlan};
 
 pub struct CreateOpts<'a> {
@@ -28,6 +29,10 @@ pub struct CreateOpts<'a> {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub systemd_cgroup: bool,
+    pub console_socket: Option<&'a Path>,
+    /// `run` in the foreground: a terminal process without a console socket keeps the caller's
+    /// stdio instead of being refused.
+    pub foreground: bool,
 }
 
 /// What a failed create must undo, in reverse order of making it.
@@ -90,6 +95,17 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     let cg_path = cgroups::resolve_path(linux.cgroups_path().as_deref(), opts.id)?;
     let plan = NsPlan::from_config(linux);
     let (parent_ch, child_ch) = Channel::pair()?;
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
+    let console = match (terminal, opts.console_socket) {
+        (true, Some(path)) => Some(console::connect_socket(path)?),
+        (true, None) if !opts.foreground => {
+            return Err(Error::Usage("cannot allocate tty if runc will detach without setting console socket".into()))
+        }
+        (false, Some(_)) => {
+            return Err(Error::Usage("cannot use console socket if runc will not detach or allocate tty".into()))
+        }
+        _ => None,
+    };
 
     let ctx = InitCtx {
         spec,
@@ -102,6 +118,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
+        console: console.as_ref().map(|c| c.as_raw_fd()),
         cgroup_path: &cg_path,
         id: opts.id,
         placed: Default::default(),

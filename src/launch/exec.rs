@@ -3,7 +3,7 @@
 //! (and of the caller's subreaper once a detached `exec` exits), exactly like an init.
 
 use std::fs::File;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -17,6 +17,7 @@ use super::sync::{Channel, Msg};
 use crate::container::{write_atomic, ContainerDir, Status};
 use crate::error::{Context, Error, Result};
 use crate::linux::clone::fork_with_flags;
+use crate::linux::console;
 
 pub struct ExecOpts<'a> {
     pub root: &'a Path,
@@ -27,6 +28,7 @@ pub struct ExecOpts<'a> {
     pub preserve_fds: u32,
     pub cgroup: Option<&'a str>,
     pub ignore_paused: bool,
+    pub console_socket: Option<&'a Path>,
 }
 
 /// Namespace types in the order they are joined: user first, so that the others (owned by it)
@@ -72,6 +74,17 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
     if opts.process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(Error::config("process.args", "must not be empty"));
     }
+    let terminal = opts.process.terminal() == Some(true);
+    let console = match (terminal, opts.console_socket) {
+        (true, Some(path)) => Some(console::connect_socket(path)?),
+        (true, None) if opts.detach => {
+            return Err(Error::Usage("cannot allocate tty if runc will detach without setting console socket".into()))
+        }
+        (false, Some(_)) => {
+            return Err(Error::Usage("cannot use console socket if runc will not detach or allocate tty".into()))
+        }
+        _ => None,
+    };
     let namespaces = open_namespaces(state.pid)?;
     let (parent_ch, child_ch) = Channel::pair()?;
     let signals = if opts.detach { None } else { Some(super::wait::block_signals()?) };
@@ -79,7 +92,8 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
     let mid = fork_with_flags(0).ctx(|| "fork namespace-joining helper".into())?;
     if mid == 0 {
         drop(dir);
-        helper(&namespaces, &child_ch, &opts.process, state.seccomp.as_ref(), opts.preserve_fds);
+        let console = console.as_ref().map(|c| c.as_raw_fd());
+        helper(&namespaces, &child_ch, &opts.process, state.seccomp.as_ref(), opts.preserve_fds, console);
     }
     drop(child_ch);
     drop(namespaces);
@@ -123,6 +137,7 @@ fn helper(
     process: &Process,
     seccomp: Option<&LinuxSeccomp>,
     preserve_fds: u32,
+    console: Option<RawFd>,
 ) -> ! {
     let res = (|| {
         for (name, flag, f) in namespaces {
@@ -132,7 +147,7 @@ fn helper(
     })();
     match res {
         Ok(0) => {
-            let err = match run_process(chan, process, seccomp, preserve_fds) {
+            let err = match run_process(chan, process, seccomp, preserve_fds, console) {
                 Ok(e) | Err(e) => e,
             };
             let _ = chan.send(&Msg::Error(err.to_string()));
@@ -154,10 +169,21 @@ fn helper(
 
 /// In the container: wait to be placed in the cgroup, become the process, exec. Returns only the
 /// error that prevented the exec.
-fn run_process(chan: &Channel, process: &Process, seccomp: Option<&LinuxSeccomp>, preserve_fds: u32) -> Result<Error> {
+fn run_process(
+    chan: &Channel,
+    process: &Process,
+    seccomp: Option<&LinuxSeccomp>,
+    preserve_fds: u32,
+    console: Option<RawFd>,
+) -> Result<Error> {
     match chan.recv()? {
         Some(Msg::Go) => {}
         _ => return Err(Error::Init("exec: runtime went away".into())),
+    }
+    if let Some(sock) = console {
+        // A controlling terminal needs a session of its own.
+        nix::unistd::setsid().ctx(|| "setsid".into())?;
+        super::init::setup_console(sock, process, false)?;
     }
     let prepared = process::prepare(process, seccomp, preserve_fds)?;
     prepared.install_late_seccomp()?;

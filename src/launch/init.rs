@@ -17,7 +17,7 @@ use crate::linux::devices;
 use crate::linux::mounts::{mount_entry, parse_propagation, MountCtx};
 use crate::linux::namespaces::{self, NsPlan};
 use crate::linux::safe_path::{create_in_root, Kind};
-use crate::linux::rootfs;
+use crate::linux::{console, rootfs};
 
 pub struct InitCtx<'a> {
     pub spec: &'a Spec,
@@ -30,6 +30,8 @@ pub struct InitCtx<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Connected console socket: allocate a pty and send its master there.
+    pub console: Option<RawFd>,
     pub cgroup_path: &'a Path,
     pub id: &'a str,
     /// Set once the runtime side has reported `Placed`.
@@ -99,6 +101,9 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
         join_session_keyring(ctx.id);
     }
     wait_placed(ctx)?;
+    if let Some(sock) = ctx.console {
+        setup_console(sock, process, true)?;
+    }
     let prepared = process::prepare(process, linux.seccomp().as_ref(), ctx.preserve_fds)?;
     ctx.chan.send(&Msg::Ready)?;
 
@@ -128,6 +133,24 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     write(fifo.as_fd(), b"0").ctx(|| "write exec fifo".into())?;
     drop(fifo);
     Ok(prepared.exec())
+}
+
+/// Allocate the process's pty inside the container, hand the master to the console socket and
+/// make the slave the controlling terminal and stdio. For an init the slave also appears as
+/// /dev/console.
+pub fn setup_console(sock: RawFd, process: &oci_spec::runtime::Process, is_init: bool) -> Result<()> {
+    let pty = console::open_pty(process.console_size())?;
+    if is_init {
+        let console = Path::new("/dev/console");
+        if !console.exists() {
+            std::fs::File::create(console).map_err(|e| Error::io("create", console, e))?;
+        }
+        crate::linux::mounts::mount_raw(Some(Path::new(&pty.name)), console, None, nix::mount::MsFlags::MS_BIND, None)
+            .ctx(|| format!("bind {} over /dev/console", pty.name))?;
+    }
+    console::send_master(sock, &pty)?;
+    let _ = close(sock);
+    console::become_terminal(&pty.slave, process.user().uid(), process.user().gid())
 }
 
 /// Wait until the runtime side has placed this process in its cgroup (it may have said so

@@ -3,6 +3,7 @@
 
 pub mod capabilities;
 pub mod clone;
+pub mod console;
 pub mod devices;
 pub mod exec;
 pub mod mounts;

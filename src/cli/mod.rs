@@ -5,8 +5,10 @@ mod args;
 mod create;
 mod delete;
 mod exec;
+mod features;
 mod kill;
 mod list;
+mod pause;
 mod run;
 mod spec;
 mod start;
@@ -68,6 +70,12 @@ pub enum Cmd {
     /// List containers
     #[command(alias = "ps-all")]
     List(list::ListArgs),
+    /// Suspend every process of a container
+    Pause(pause::PauseArgs),
+    /// Resume a paused container
+    Resume(pause::PauseArgs),
+    /// Show the features this build implements
+    Features,
     /// Create a new specification file
     Spec(spec::SpecArgs),
 }
@@ -125,6 +133,9 @@ pub fn main() -> i32 {
         Cmd::Run(a) => run::run(&g, a),
         Cmd::List(a) => list::run(&g, a).map(|()| 0),
         Cmd::Spec(a) => spec::run(a).map(|()| 0),
+        Cmd::Features => features::run().map(|()| 0),
+        Cmd::Pause(a) => pause::run(&g, a, true).map(|()| 0),
+        Cmd::Resume(a) => pause::run(&g, a, false).map(|()| 0),
     };
     match res {
         Ok(code) => code,

@@ -33,6 +33,14 @@ impl MountOptions {
     }
 }
 
+/// Every option name `parse_options` recognises as a flag (anything else is filesystem data).
+pub const KNOWN_OPTIONS: &[&str] = &[
+    "defaults", "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "sync", "async", "dirsync",
+    "remount", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
+    "strictatime", "nostrictatime", "silent", "loud", "bind", "rbind", "private", "rprivate", "shared",
+    "rshared", "slave", "rslave", "unbindable", "runbindable",
+];
+
 /// Parse `options` of a mount entry. Recursive mount attributes (`rro`, ...) are refused with a
 /// clear error rather than passed to the kernel as data it would reject obscurely.
 pub fn parse_options(options: &[String]) -> std::result::Result<MountOptions, String> {
@@ -229,6 +237,14 @@ mod tests {
         assert_eq!(o(&["ro", "rw"]).flags, MsFlags::empty());
         assert_eq!(o(&["rbind", "rprivate"]).propagation, MsFlags::MS_PRIVATE | MsFlags::MS_REC);
         assert!(o(&["rbind"]).is_bind());
+    }
+
+    #[test]
+    fn every_known_option_is_a_flag_not_data() {
+        for name in KNOWN_OPTIONS {
+            let m = parse_options(&[name.to_string()]).unwrap();
+            assert!(m.data.is_empty(), "{name} parsed as data");
+        }
     }
 
     #[test]

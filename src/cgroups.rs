@@ -154,6 +154,10 @@ impl Cgroup {
         self.manager.freeze(st).map_err(|e| self.err(format!("freeze: {e}")))
     }
 
+    pub fn stats(&self) -> Result<libcgroups::stats::Stats> {
+        self.manager.stats().map_err(|e| self.err(format!("statistics: {e}")))
+    }
+
     /// Host pids of every process in the cgroup.
     pub fn pids(&self) -> Result<Vec<i32>> {
         let pids = self.manager.get_all_pids().map_err(|e| self.err(format!("list processes: {e}")))?;

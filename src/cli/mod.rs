@@ -4,15 +4,19 @@
 mod args;
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod features;
 mod kill;
 mod list;
 mod pause;
+mod ps;
 mod run;
 mod spec;
 mod start;
 mod state;
+mod units;
+mod update;
 
 use std::path::PathBuf;
 
@@ -74,6 +78,12 @@ pub enum Cmd {
     Pause(pause::PauseArgs),
     /// Resume a paused container
     Resume(pause::PauseArgs),
+    /// List the processes of a container
+    Ps(ps::PsArgs),
+    /// Change a container's resource limits
+    Update(update::UpdateArgs),
+    /// Statistics and OOM events of a container
+    Events(events::EventsArgs),
     /// Show the features this build implements
     Features,
     /// Create a new specification file
@@ -135,6 +145,9 @@ pub fn main() -> i32 {
         Cmd::Spec(a) => spec::run(a).map(|()| 0),
         Cmd::Features => features::run().map(|()| 0),
         Cmd::Pause(a) => pause::run(&g, a, true).map(|()| 0),
+        Cmd::Ps(a) => ps::run(&g, a).map(|()| 0),
+        Cmd::Update(a) => update::run(&g, a).map(|()| 0),
+        Cmd::Events(a) => events::run(&g, a).map(|()| 0),
         Cmd::Resume(a) => pause::run(&g, a, false).map(|()| 0),
     };
     match res {

@@ -139,6 +139,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         seccomp: linux.seccomp().clone(),
     };
     let pid = spawn_init(&ctx, &parent_ch)?;
+    crate::log::debug(format!("create: init cloned, pid {pid}"));
     undo.init_pid = Some(pid);
     state.pid = pid;
     drop(child_ch);
@@ -152,10 +153,14 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         // needs the cgroup.
         parent_ch.send(&Msg::Go)?;
         place_in_cgroup(pid, cg_path, opts.id, spec, undo)?;
+        crate::log::debug("create: init placed in its cgroup");
         parent_ch.send(&Msg::Placed)?;
         loop {
             match parent_ch.recv()? {
-                Some(Msg::Ready) => return Ok(()),
+                Some(Msg::Ready) => {
+                    crate::log::debug("create: init ready");
+                    return Ok(());
+                }
                 Some(Msg::Hooks) => {
                     let json = state.oci_json("creating", pid).to_string();
                     hooks::run(&state.hooks, Phase::Prestart, &json)?;

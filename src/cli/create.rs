@@ -42,7 +42,7 @@ impl CreateArgs {
             preserve_fds: self.preserve_fds,
             systemd_cgroup: g.systemd_cgroup,
             console_socket: self.console_socket.as_deref(),
-            foreground: false,
+            console_fd: None,
         }
     }
 }

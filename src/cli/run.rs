@@ -9,6 +9,28 @@ use crate::container::{self, ContainerDir};
 use crate::error::{Context, Result};
 use crate::launch::wait;
 
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use nix::sys::socket::{recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType};
+
+/// Receive the one fd sent with SCM_RIGHTS on `sock`.
+fn receive_fd(sock: &OwnedFd) -> Result<OwnedFd> {
+    let mut name = [0u8; 4096];
+    let mut iov = [std::io::IoSliceMut::new(&mut name)];
+    let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(sock.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+        .ctx(|| "receive the pty master".into())?;
+    for c in msg.cmsgs().ctx(|| "receive the pty master".into())? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            if let Some(fd) = fds.first() {
+                // SAFETY: the kernel just installed this descriptor for us; nothing else owns it.
+                return Ok(unsafe { OwnedFd::from_raw_fd(*fd) });
+            }
+        }
+    }
+    Err(crate::error::Error::Init("the container did not send its pty".into()))
+}
+
 #[derive(Args, Debug)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -33,15 +55,27 @@ pub fn run(g: &Globals, a: RunArgs) -> Result<i32> {
     nix::sys::prctl::set_child_subreaper(true).ctx(|| "prctl PR_SET_CHILD_SUBREAPER".into())?;
     // Block every signal before the init exists, so none is lost; the init unblocks them.
     let all = wait::block_signals()?;
+    // A terminal container without a console socket gets its pty master over this pair, and
+    // `run` relays the caller's terminal to it, as runc does.
+    let (ours, theirs) = socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC)
+        .ctx(|| "socketpair for the console".into())?;
     let mut opts = a.create.opts(g);
-    opts.foreground = true;
+    if opts.console_socket.is_none() {
+        opts.console_fd = Some(theirs.as_raw_fd());
+    }
     let (dir, state) = crate::launch::create(&opts)?;
+    drop(theirs);
+    let terminal = state.process.as_ref().and_then(|p| p.terminal()) == Some(true);
+    let master = if terminal && a.create.console_socket.is_none() { Some(receive_fd(&ours)?) } else { None };
     if let Err(e) = crate::launch::start(&dir, &state) {
         let _ = container::destroy(dir, &state);
         return Err(e);
     }
     drop(dir);
-    let code = wait::forward_until_exit(state.pid, &all);
+    let code = match master {
+        Some(m) => wait::relay_until_exit(state.pid, &all, m),
+        None => wait::forward_until_exit(state.pid, &all),
+    };
     if !a.keep {
         let dir = ContainerDir::open(&g.root, &state.id)?;
         container::destroy(dir, &state)?;

@@ -30,9 +30,9 @@ pub struct CreateOpts<'a> {
     pub preserve_fds: u32,
     pub systemd_cgroup: bool,
     pub console_socket: Option<&'a Path>,
-    /// `run` in the foreground: a terminal process without a console socket keeps the caller's
-    /// stdio instead of being refused.
-    pub foreground: bool,
+    /// `run` in the foreground: a connected socket that receives the pty master in place of a
+    /// console socket path, so `run` can relay the caller's terminal.
+    pub console_fd: Option<std::os::fd::RawFd>,
 }
 
 /// What a failed create must undo, in reverse order of making it.
@@ -98,7 +98,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
     let console = match (terminal, opts.console_socket) {
         (true, Some(path)) => Some(console::connect_socket(path)?),
-        (true, None) if !opts.foreground => {
+        (true, None) if opts.console_fd.is_none() => {
             return Err(Error::Usage("cannot allocate tty if runc will detach without setting console socket".into()))
         }
         (false, Some(_)) => {
@@ -106,6 +106,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         }
         _ => None,
     };
+    let console_fd = console.as_ref().map(|c| c.as_raw_fd()).or(opts.console_fd.filter(|_| terminal));
 
     let ctx = InitCtx {
         spec,
@@ -118,7 +119,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds,
-        console: console.as_ref().map(|c| c.as_raw_fd()),
+        console: console_fd,
         cgroup_path: &cg_path,
         id: opts.id,
         placed: Default::default(),

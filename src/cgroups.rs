@@ -13,7 +13,7 @@ use libcgroups::common::{
     ControllerOpt, FreezerState,
 };
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroupBuilder, LinuxDeviceType, LinuxResources};
+use oci_spec::runtime::LinuxResources;
 
 use crate::container::CgroupRecord;
 use crate::error::{Error, Result};
@@ -122,31 +122,40 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Apply `linux.resources`, with allow rules for the devices the container is given.
-    pub fn apply(&self, resources: Option<&LinuxResources>, devices: &[LinuxDevice]) -> Result<()> {
-        let mut res = resources.cloned().unwrap_or_default();
-        let mut rules = res.devices().clone().unwrap_or_default();
-        for d in devices {
-            // The device controller knows block and character devices only (fifos need no rule).
-            let typ = match d.typ() {
-                LinuxDeviceType::B => LinuxDeviceType::B,
-                LinuxDeviceType::C | LinuxDeviceType::U => LinuxDeviceType::C,
-                LinuxDeviceType::P | LinuxDeviceType::A => continue,
-            };
-            let rule = LinuxDeviceCgroupBuilder::default()
-                .allow(true)
-                .typ(typ)
-                .major(d.major())
-                .minor(d.minor())
-                .access("rwm")
-                .build()
-                .map_err(|e| self.err(format!("device rule for {:?}: {e}", d.path())))?;
-            rules.push(rule);
-        }
-        res.set_devices(Some(rules));
+    /// Apply `linux.resources`. Device access is exactly what `resources.devices` says (in order),
+    /// followed by the default devices' rules, as runc: a device listed in `linux.devices` is
+    /// created but not implicitly allowed.
+    pub fn apply(&self, resources: Option<&LinuxResources>) -> Result<()> {
+        let res = resources.cloned().unwrap_or_default();
+        self.refuse_unavailable(&res)?;
         let disable_oom_killer = res.memory().as_ref().and_then(|m| m.disable_oom_killer()).unwrap_or(false);
         let opt = ControllerOpt { resources: &res, disable_oom_killer, oom_score_adj: None, freezer_state: None };
         self.manager.apply(&opt).map_err(|e| self.err(format!("apply resources: {e}")))
+    }
+
+    /// Resources this host cannot apply are errors, never silently dropped.
+    fn refuse_unavailable(&self, res: &LinuxResources) -> Result<()> {
+        let v1 = !matches!(self.setup, CgroupSetup::Unified);
+        let parent_has = |file: &str| {
+            let base = Path::new(CGROUP_ROOT).join(if v1 { "blkio" } else { "" });
+            base.join(file).exists()
+        };
+        if let Some(b) = res.block_io() {
+            let weight_file = if v1 { "blkio.weight" } else { "io.weight" };
+            if (b.weight().is_some() || b.weight_device().as_ref().is_some_and(|w| !w.is_empty())) && !parent_has(weight_file) {
+                return Err(self.err(format!("linux.resources.blockIO: weights need {weight_file}, which this host does not have")));
+            }
+            if b.leaf_weight().is_some() && !parent_has("blkio.leaf_weight") {
+                return Err(self.err("linux.resources.blockIO.leafWeight: this host has no blkio.leaf_weight"));
+            }
+        }
+        if res.rdma().as_ref().is_some_and(|r| !r.is_empty()) {
+            return Err(self.err("linux.resources.rdma: the rdma controller is not supported by this version of hull"));
+        }
+        if res.unified().as_ref().is_some_and(|u| !u.is_empty()) && v1 {
+            return Err(self.err("linux.resources.unified: needs a cgroup v2 host; this host uses cgroup v1 controllers"));
+        }
+        Ok(())
     }
 
     pub fn freeze(&self, frozen: bool) -> Result<()> {

@@ -7,7 +7,7 @@
 //! poststop `stopped`.
 
 use std::io::{Read, Seek, Write};
-use std::os::fd::FromRawFd;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -98,13 +98,28 @@ fn run_one(h: &Hook, state_json: &str) -> std::result::Result<(), String> {
     let err_out = out.try_clone().map_err(|e| e.to_string())?;
     cmd.stdin(Stdio::piped()).stdout(Stdio::from(out.try_clone().map_err(|e| e.to_string())?)).stderr(Stdio::from(err_out));
     let mut child = cmd.spawn().map_err(|e| format!("start: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin may exit first: that is not an error.
-        let _ = stdin.write_all(state_json.as_bytes());
+    // The state is written without blocking, inside the wait loop, so that a hook that never
+    // reads it still times out (a state over a pipe's capacity would block a plain write).
+    let mut stdin = child.stdin.take();
+    if let Some(s) = &stdin {
+        // SAFETY: fcntl on the pipe descriptor this Child owns.
+        unsafe { libc::fcntl(s.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
     }
+    let mut pending = state_json.as_bytes();
     let deadline = h.timeout().filter(|t| *t > 0).map(|t| (t, Instant::now() + Duration::from_secs(t as u64)));
     let mut pause = Duration::from_micros(100);
     let status = loop {
+        if let Some(s) = stdin.as_mut() {
+            match s.write(pending) {
+                Ok(n) => pending = &pending[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                // A hook that exits without reading its stdin is not an error.
+                Err(_) => pending = &[],
+            }
+            if pending.is_empty() {
+                stdin = None;
+            }
+        }
         match child.try_wait() {
             Ok(Some(st)) => break st,
             Ok(None) => {}

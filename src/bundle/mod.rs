@@ -40,13 +40,40 @@ pub fn parse_config(text: &[u8]) -> Result<Spec> {
     let mut de = serde_json::Deserializer::from_slice(text);
     match serde_path_to_error::deserialize::<_, Spec>(&mut de) {
         Ok(spec) => Ok(spec),
-        Err(e) => {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let msg = friendly_message(&path, &inner.to_string());
-            let path = if path == "." { "(document)".to_string() } else { path };
-            Err(Error::config(path, msg))
+        Err(e) if is_unknown_capability(e.path()) => {
+            // Rare path: drop capability names this build does not know (runc warns and goes on).
+            let mut v: serde_json::Value =
+                serde_json::from_slice(text).map_err(|e| Error::config("(document)", e.to_string()))?;
+            drop_unknown_capabilities(&mut v);
+            serde_path_to_error::deserialize::<_, Spec>(v).map_err(config_error)
         }
+        Err(e) => Err(config_error(e)),
+    }
+}
+
+fn config_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Error {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    let msg = friendly_message(&path, &inner.to_string());
+    let path = if path == "." { "(document)".to_string() } else { path };
+    Error::config(path, msg)
+}
+
+fn is_unknown_capability(path: &serde_path_to_error::Path) -> bool {
+    path.to_string().starts_with("process.capabilities.")
+}
+
+fn drop_unknown_capabilities(v: &mut serde_json::Value) {
+    let Some(sets) = v.pointer_mut("/process/capabilities").and_then(|c| c.as_object_mut()) else { return };
+    for (set, list) in sets.iter_mut() {
+        let Some(list) = list.as_array_mut() else { continue };
+        list.retain(|name| {
+            let known = serde_json::from_value::<oci_spec::runtime::Capability>(name.clone()).is_ok();
+            if !known {
+                crate::log::warn(format!("process.capabilities.{set}: unknown capability {name} ignored"));
+            }
+            known
+        });
     }
 }
 

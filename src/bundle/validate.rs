@@ -26,10 +26,18 @@ pub fn validate(spec: &Spec) -> Result<()> {
     }
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         if !m.destination().is_absolute() {
-            return Err(Error::config(
-                format!("mounts[{i}].destination"),
-                format!("{:?} is not an absolute path", m.destination()),
-            ));
+            // runc's reading, kept for compatibility: relative to the container's "/".
+            crate::log::debug(format!("mounts[{i}].destination {:?} is relative: taken as relative to \"/\"", m.destination()));
+        }
+    }
+    for (phase, hooks) in hook_lists(spec) {
+        for (i, h) in hooks.iter().enumerate() {
+            if h.timeout().is_some_and(|t| t <= 0) {
+                return Err(Error::config(format!("hooks.{phase}[{i}].timeout"), "must be greater than zero"));
+            }
+            if !h.path().is_absolute() {
+                return Err(Error::config(format!("hooks.{phase}[{i}].path"), format!("{:?} is not an absolute path", h.path())));
+            }
         }
     }
     let linux = spec.linux().as_ref().ok_or_else(|| Error::config("linux", "missing"))?;
@@ -88,6 +96,14 @@ pub fn validate(spec: &Spec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn hook_lists(spec: &Spec) -> Vec<(&'static str, &[oci_spec::runtime::Hook])> {
+    use crate::hooks::Phase;
+    [Phase::Prestart, Phase::CreateRuntime, Phase::CreateContainer, Phase::StartContainer, Phase::Poststart, Phase::Poststop]
+        .into_iter()
+        .map(|p| (p.name(), p.of(spec.hooks())))
+        .collect()
 }
 
 /// Only namespaced sysctls may be set, and only when the container has that namespace: anything

@@ -108,6 +108,21 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     };
     let console_fd = console.as_ref().map(|c| c.as_raw_fd()).or(opts.console_fd.filter(|_| terminal));
 
+    let mut state = State {
+        oci_version: spec.version().clone(),
+        id: opts.id.to_string(),
+        pid: 0,
+        init_start_time: 0,
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::log::now_rfc3339(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        owner: String::new(),
+        cgroup: Default::default(),
+        hooks: spec.hooks().clone(),
+        process: spec.process().clone(),
+        seccomp: linux.seccomp().clone(),
+    };
     let ctx = InitCtx {
         spec,
         bundle: &bundle.dir,
@@ -123,21 +138,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         cgroup_path: &cg_path,
         id: opts.id,
         placed: Default::default(),
-    };
-    let mut state = State {
-        oci_version: spec.version().clone(),
-        id: opts.id.to_string(),
-        pid: 0,
-        init_start_time: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: crate::log::now_rfc3339(),
-        annotations: spec.annotations().clone().unwrap_or_default(),
-        owner: String::new(),
-        cgroup: Default::default(),
-        hooks: spec.hooks().clone(),
-        process: spec.process().clone(),
-        seccomp: linux.seccomp().clone(),
+        state: &state,
     };
     let pid = spawn_init(&ctx, &parent_ch)?;
     crate::log::debug(format!("create: init cloned, pid {pid}"));
@@ -166,7 +167,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
                     let json = state.oci_json("creating", pid).to_string();
                     hooks::run(&state.hooks, Phase::Prestart, &json)?;
                     hooks::run(&state.hooks, Phase::CreateRuntime, &json)?;
-                    parent_ch.send(&Msg::HooksDone(json))?;
+                    parent_ch.send(&Msg::HooksDone)?;
                 }
                 Some(Msg::Error(msg)) => return Err(Error::Init(msg)),
                 Some(m) => return Err(Error::Other(format!("init sent {m:?} during setup"))),
@@ -202,8 +203,7 @@ fn place_in_cgroup(pid: i32, path: PathBuf, id: &str, spec: &oci_spec::runtime::
     let linux = spec.linux().as_ref().ok_or_else(|| Error::config("linux", "missing"))?;
     let cgroup = undo.cgroup.insert(Cgroup::new_for_create(path, id)?);
     cgroup.add_task(pid)?;
-    let devices: Vec<_> = linux.devices().clone().unwrap_or_default();
-    cgroup.apply(linux.resources().as_ref(), &devices)?;
+    cgroup.apply(linux.resources().as_ref())?;
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         let p = format!("/proc/{pid}/oom_score_adj");
         std::fs::write(&p, adj.to_string()).ctx(|| format!("set oom_score_adj {adj}"))?;

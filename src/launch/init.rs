@@ -34,6 +34,9 @@ pub struct InitCtx<'a> {
     pub console: Option<RawFd>,
     pub cgroup_path: &'a Path,
     pub id: &'a str,
+    /// The container's state as create will record it (pid still unknown): the init builds the
+    /// state its own hooks get from it, with the pid as the container sees it.
+    pub state: &'a crate::container::State,
     /// Set once the runtime side has reported `Placed`.
     pub placed: std::cell::Cell<bool>,
 }
@@ -95,7 +98,7 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     }
 
     let in_userns = ctx.plan.new_user || ctx.plan.joins_type(oci_spec::runtime::LinuxNamespaceType::User);
-    let hook_state = build_rootfs(ctx, linux, process, in_userns)?;
+    let has_hooks = build_rootfs(ctx, linux, process, in_userns)?;
 
     if !ctx.no_new_keyring {
         join_session_keyring(ctx.id);
@@ -112,14 +115,8 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
         .ctx(|| "open exec fifo".into())?;
     // `start` is waiting on the fifo: a failure from here on goes to it as the fifo's content.
     let released = (|| {
-        if let Some(json) = hook_state {
-            let json = match serde_json::from_str::<serde_json::Value>(&json) {
-                Ok(mut v) => {
-                    v["status"] = "created".into();
-                    v.to_string()
-                }
-                Err(_) => json,
-            };
+        if has_hooks {
+            let json = ctx.state.oci_json("created", nix::unistd::getpid().as_raw()).to_string();
             hooks::run(ctx.spec.hooks(), Phase::StartContainer, &json)?;
         }
         // Closest to execve: only the write below and execve run under this filter.
@@ -179,9 +176,8 @@ fn recv_after_placed(ctx: &InitCtx) -> Result<Option<Msg>> {
     }
 }
 
-/// Build the root filesystem and switch into it. Returns the state JSON given to the hooks, when
-/// the config has any.
-fn build_rootfs(ctx: &InitCtx, linux: &oci_spec::runtime::Linux, process: &oci_spec::runtime::Process, in_userns: bool) -> Result<Option<String>> {
+/// Build the root filesystem and switch into it. Returns whether the config has hooks.
+fn build_rootfs(ctx: &InitCtx, linux: &oci_spec::runtime::Linux, process: &oci_spec::runtime::Process, in_userns: bool) -> Result<bool> {
     let propagation = match linux.rootfs_propagation().as_deref() {
         None | Some("") => None,
         Some(p) => Some(parse_propagation(p).ok_or_else(|| {
@@ -235,17 +231,17 @@ fn build_rootfs(ctx: &InitCtx, linux: &oci_spec::runtime::Linux, process: &oci_s
         .map_err(|e| Error::sys(format!("create cwd {:?}", process.cwd()), e))?;
     drop(root_fd);
 
-    let mut hook_state = None;
-    if hooks::any(ctx.spec.hooks()) {
+    let has_hooks = hooks::any(ctx.spec.hooks());
+    if has_hooks {
         // prestart and createRuntime run on the runtime side; createContainer runs here, in the
         // container's namespaces before pivot_root, where its path resolves on the host.
         ctx.chan.send(&Msg::Hooks)?;
-        let json = match recv_after_placed(ctx)? {
-            Some(Msg::HooksDone(json)) => json,
+        match recv_after_placed(ctx)? {
+            Some(Msg::HooksDone) => {}
             _ => return Err(Error::Init("runtime went away while running hooks".into())),
-        };
+        }
+        let json = ctx.state.oci_json("creating", nix::unistd::getpid().as_raw()).to_string();
         hooks::run(ctx.spec.hooks(), Phase::CreateContainer, &json)?;
-        hook_state = Some(json);
     }
 
     if ctx.no_pivot {
@@ -271,7 +267,7 @@ fn build_rootfs(ctx: &InitCtx, linux: &oci_spec::runtime::Linux, process: &oci_s
         rootfs::set_root_propagation(p)?;
     }
     nix::sys::stat::umask(Mode::from_bits_truncate(0o022));
-    Ok(hook_state)
+    Ok(has_hooks)
 }
 
 

@@ -18,8 +18,8 @@ pub enum Msg {
     Pid(i32),
     /// Init → runtime: mounts are done; run the prestart and createRuntime hooks.
     Hooks,
-    /// Runtime → init: those hooks ran; here is the state JSON for the init's own hooks.
-    HooksDone(String),
+    /// Runtime → init: those hooks ran.
+    HooksDone,
     /// Init → runtime: fully set up; about to block on the exec fifo.
     Ready,
     /// Init → runtime: setup failed with this message.
@@ -46,7 +46,7 @@ impl Channel {
             Msg::Pid(p) => [&[b'P'][..], &p.to_le_bytes()].concat(),
             Msg::Ready => vec![b'R'],
             Msg::Hooks => vec![b'H'],
-            Msg::HooksDone(s) => [&[b'D'][..], s.as_bytes()].concat(),
+            Msg::HooksDone => vec![b'D'],
             Msg::Error(s) => [&[b'E'][..], s.as_bytes()].concat(),
         };
         loop {
@@ -86,7 +86,7 @@ impl Channel {
             b'C' => Msg::Placed,
             b'R' => Msg::Ready,
             b'H' => Msg::Hooks,
-            b'D' => Msg::HooksDone(String::from_utf8_lossy(body).into_owned()),
+            b'D' => Msg::HooksDone,
             b'P' if body.len() == 4 => Msg::Pid(i32::from_le_bytes([body[0], body[1], body[2], body[3]])),
             b'E' => Msg::Error(String::from_utf8_lossy(body).into_owned()),
             t => return Err(Error::Other(format!("init sync channel: unexpected message tag {t}"))),

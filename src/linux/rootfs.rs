@@ -123,11 +123,14 @@ fn host_hierarchies() -> Vec<(String, String, String)> {
 
 /// Switch the process's root to `rootfs` with pivot_root, detaching the old root.
 pub fn pivot(rootfs: &Path) -> Result<()> {
+    let old_root = super::open_fd("/", OFlag::O_DIRECTORY | OFlag::O_RDONLY).ctx(|| "open \"/\"".into())?;
     let new_root = super::open_fd(rootfs, OFlag::O_DIRECTORY | OFlag::O_RDONLY)
         .ctx(|| format!("open rootfs {rootfs:?}"))?;
     fchdir(new_root.as_raw_fd()).ctx(|| format!("chdir to rootfs {rootfs:?}"))?;
     // pivot_root(".", ".") stacks the old root on top of the new one; it is then unmounted.
     pivot_root(".", ".").ctx(|| format!("pivot_root into {rootfs:?}"))?;
+    // Which of the two "." names afterwards is not promised by the kernel: name the old root.
+    fchdir(old_root.as_raw_fd()).ctx(|| "chdir to the old root".into())?;
     // The old root must not propagate the unmount back to the host.
     mount_raw(None, Path::new("."), None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)
         .ctx(|| "make old root a slave".into())?;

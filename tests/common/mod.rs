@@ -109,13 +109,19 @@ impl Out {
 
 /// Run `cmd` with stdout/stderr going to files (never pipes: a container inherits the runtime's
 /// stdio, and a pipe would only reach EOF when the container exits), with a timeout.
-fn run_cmd(mut cmd: Command, scratch: &Path, seq: u32) -> Out {
+fn run_cmd(cmd: Command, scratch: &Path, seq: u32) -> Out {
+    run_cmd_with(cmd, scratch, seq, |_| {})
+}
+
+/// `run_cmd`, with `adjust` applied last (it may override stdin, the cwd, add `pre_exec`, ...).
+fn run_cmd_with(mut cmd: Command, scratch: &Path, seq: u32, adjust: impl FnOnce(&mut Command)) -> Out {
     let so = scratch.join(format!("cmd-{seq}.stdout"));
     let se = scratch.join(format!("cmd-{seq}.stderr"));
     cmd.stdin(Stdio::null())
         .stdout(File::create(&so).unwrap())
         .stderr(File::create(&se).unwrap())
         .current_dir(scratch);
+    adjust(&mut cmd);
     let desc = format!("{cmd:?}");
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn {desc}: {e}"));
     let status = wait_child(&mut child, CMD_TIMEOUT, &desc);
@@ -317,6 +323,13 @@ impl Test {
         let mut c = Command::new(runtime());
         c.arg("--root").arg(STATE_ROOT).args(args);
         run_cmd(c, &self.scratch, self.next())
+    }
+    /// `<runtime> --root /run/hull-test <args>`, with `adjust` applied to the command just before
+    /// it is spawned (extra descriptors through `pre_exec`, another cwd, environment, stdin).
+    pub fn rt_with(&self, args: &[&str], adjust: impl FnOnce(&mut Command)) -> Out {
+        let mut c = Command::new(runtime());
+        c.arg("--root").arg(STATE_ROOT).args(args);
+        run_cmd_with(c, &self.scratch, self.next(), adjust)
     }
     /// Spawn `<runtime> --root /run/hull-test <args>` in the background, stdout/stderr to files.
     pub fn rt_spawn(&self, args: &[&str]) -> Spawned {

@@ -65,8 +65,10 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     let linux = spec.linux().as_ref().ok_or_else(|| Error::config("linux", "missing"))?;
     let process = spec.process().as_ref().ok_or_else(|| Error::config("process", "missing"))?;
 
-    if ctx.plan.new_user {
-        // Become the namespace's root (when mapped) so the setup below runs with its privileges.
+    let in_userns = ctx.plan.new_user || ctx.plan.joins_type(oci_spec::runtime::LinuxNamespaceType::User);
+    if in_userns {
+        // Become the namespace's root (when mapped) so the setup below runs with its privileges
+        // (the host's root is not mapped in it: files it created would fail with EOVERFLOW).
         let _ = setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
         let _ = setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
         // Changing ids made the process non-dumpable, which hides /proc/self from it.
@@ -97,7 +99,6 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
         }
     }
 
-    let in_userns = ctx.plan.new_user || ctx.plan.joins_type(oci_spec::runtime::LinuxNamespaceType::User);
     let has_hooks = build_rootfs(ctx, linux, process, in_userns)?;
 
     if !ctx.no_new_keyring {

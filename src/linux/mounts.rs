@@ -18,12 +18,22 @@ pub struct MountOptions {
     /// Flags to clear (e.g. `rw`, `suid`), relevant when remounting a bind mount.
     pub clear: MsFlags,
     pub propagation: MsFlags,
+    /// Recursive attributes (`rro`, `rnosuid`, ...) applied with mount_setattr(AT_RECURSIVE).
+    pub rec_set: u64,
+    pub rec_clr: u64,
     pub data: Vec<String>,
 }
 
 impl Default for MountOptions {
     fn default() -> Self {
-        MountOptions { flags: MsFlags::empty(), clear: MsFlags::empty(), propagation: MsFlags::empty(), data: Vec::new() }
+        MountOptions {
+            flags: MsFlags::empty(),
+            clear: MsFlags::empty(),
+            propagation: MsFlags::empty(),
+            rec_set: 0,
+            rec_clr: 0,
+            data: Vec::new(),
+        }
     }
 }
 
@@ -38,8 +48,49 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "defaults", "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "sync", "async", "dirsync",
     "remount", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
     "strictatime", "nostrictatime", "silent", "loud", "bind", "rbind", "private", "rprivate", "shared",
-    "rshared", "slave", "rslave", "unbindable", "runbindable",
+    "rshared", "slave", "rslave", "unbindable", "runbindable", "nosymfollow", "symfollow", "iversion",
+    "noiversion", "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime",
+    "rdiratime", "rrelatime", "rnorelatime", "rnoatime", "ratime", "rstrictatime", "rnostrictatime",
+    "rnosymfollow", "rsymfollow",
 ];
+
+// mount_setattr(2) attributes.
+const ATTR_RDONLY: u64 = 0x1;
+const ATTR_NOSUID: u64 = 0x2;
+const ATTR_NODEV: u64 = 0x4;
+const ATTR_NOEXEC: u64 = 0x8;
+const ATTR_ATIME_MASK: u64 = 0x70;
+const ATTR_RELATIME: u64 = 0x0;
+const ATTR_NOATIME: u64 = 0x10;
+const ATTR_STRICTATIME: u64 = 0x20;
+const ATTR_NODIRATIME: u64 = 0x80;
+const ATTR_NOSYMFOLLOW: u64 = 0x200000;
+const MS_NOSYMFOLLOW: MsFlags = MsFlags::from_bits_retain(256);
+const MS_I_VERSION: MsFlags = MsFlags::from_bits_retain(1 << 23);
+
+/// (set, clear) of a recursive mount attribute option.
+fn recursive_attr(opt: &str) -> Option<(u64, u64)> {
+    Some(match opt {
+        "rro" => (ATTR_RDONLY, 0),
+        "rrw" => (0, ATTR_RDONLY),
+        "rnosuid" => (ATTR_NOSUID, 0),
+        "rsuid" => (0, ATTR_NOSUID),
+        "rnodev" => (ATTR_NODEV, 0),
+        "rdev" => (0, ATTR_NODEV),
+        "rnoexec" => (ATTR_NOEXEC, 0),
+        "rexec" => (0, ATTR_NOEXEC),
+        "rnodiratime" => (ATTR_NODIRATIME, 0),
+        "rdiratime" => (0, ATTR_NODIRATIME),
+        "rrelatime" => (ATTR_RELATIME, ATTR_ATIME_MASK),
+        "rnoatime" => (ATTR_NOATIME, ATTR_ATIME_MASK),
+        "rstrictatime" => (ATTR_STRICTATIME, ATTR_ATIME_MASK),
+        // The negations of atime modes leave the mode as it is.
+        "rnorelatime" | "ratime" | "rnostrictatime" => (0, 0),
+        "rnosymfollow" => (ATTR_NOSYMFOLLOW, 0),
+        "rsymfollow" => (0, ATTR_NOSYMFOLLOW),
+        _ => return None,
+    })
+}
 
 /// Parse `options` of a mount entry. Recursive mount attributes (`rro`, ...) are refused with a
 /// clear error rather than passed to the kernel as data it would reject obscurely.
@@ -82,10 +133,18 @@ pub fn parse_options(options: &[String]) -> std::result::Result<MountOptions, St
             "rslave" => (MsFlags::empty(), MsFlags::empty(), MsFlags::MS_SLAVE | MsFlags::MS_REC),
             "unbindable" => (MsFlags::empty(), MsFlags::empty(), MsFlags::MS_UNBINDABLE),
             "runbindable" => (MsFlags::empty(), MsFlags::empty(), MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
-            "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec" | "rnodiratime"
-            | "rdiratime" | "rrelatime" | "rnorelatime" | "rnoatime" | "ratime" | "rstrictatime"
-            | "rnostrictatime" | "idmap" | "ridmap" | "tmpcopyup" | "copy-symlink" => {
+            "nosymfollow" => (MS_NOSYMFOLLOW, MsFlags::empty(), MsFlags::empty()),
+            "symfollow" => (MsFlags::empty(), MS_NOSYMFOLLOW, MsFlags::empty()),
+            "iversion" => (MS_I_VERSION, MsFlags::empty(), MsFlags::empty()),
+            "noiversion" => (MsFlags::empty(), MS_I_VERSION, MsFlags::empty()),
+            "idmap" | "ridmap" | "tmpcopyup" | "copy-symlink" => {
                 return Err(format!("mount option {opt:?} is not supported by this version of hull"));
+            }
+            other if recursive_attr(other).is_some() => {
+                let (set, clr) = recursive_attr(other).unwrap_or((0, 0));
+                o.rec_set = (o.rec_set & !clr) | set;
+                o.rec_clr = (o.rec_clr & !set) | clr;
+                continue;
             }
             _ => {
                 o.data.push(opt.clone());
@@ -143,7 +202,14 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
         return super::rootfs::mount_cgroup(ctx, m, &opts);
     }
     let dest = m.destination();
-    if opts.is_bind() || typ == "bind" {
+    if opts.flags.contains(MsFlags::MS_REMOUNT) {
+        // Change a mount made earlier (by a previous entry): nothing new is mounted.
+        let target = open_in_root(ctx.rootfs, dest).map_err(|e| mount_err(m, e))?;
+        let data = opts.data.join(",");
+        let data = (!data.is_empty()).then_some(data.as_str());
+        let flags = opts.flags | if opts.is_bind() { MsFlags::MS_BIND } else { MsFlags::empty() };
+        mount_raw(None, &fd_path(&target), None, flags, data).map_err(|e| mount_err(m, e))?;
+    } else if opts.is_bind() || typ == "bind" {
         let src = bind_source(ctx.bundle, m)?;
         let kind = if src.is_dir() { Kind::Dir } else { Kind::File };
         let target = create_in_root(ctx.rootfs, dest, kind).map_err(|e| mount_err(m, e))?;
@@ -176,7 +242,40 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
         let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| mount_err(m, e))?;
         mount_raw(None, &fd_path(&mounted), None, opts.propagation, None).map_err(|e| mount_err(m, e))?;
     }
+    if opts.rec_set != 0 || opts.rec_clr != 0 {
+        let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| mount_err(m, e))?;
+        set_attr_recursive(&mounted, opts.rec_set, opts.rec_clr).map_err(|e| mount_err(m, e))?;
+    }
     Ok(())
+}
+
+/// mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE): change attributes of a whole mount tree.
+fn set_attr_recursive(fd: &std::os::fd::OwnedFd, set: u64, clr: u64) -> std::result::Result<(), Errno> {
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let attr = MountAttr { attr_set: set, attr_clr: clr, propagation: 0, userns_fd: 0 };
+    // SAFETY: the path is a static empty C string, `attr` lives across the call and its exact
+    // size is passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            std::os::fd::AsRawFd::as_raw_fd(fd),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
 }
 
 /// The source of a bind mount: absolute, or relative to the bundle.
@@ -241,15 +340,19 @@ mod tests {
 
     #[test]
     fn every_known_option_is_a_flag_not_data() {
-        for name in KNOWN_OPTIONS {
+        for name in KNOWN_OPTIONS.iter().filter(|n| recursive_attr(n).is_none()) {
             let m = parse_options(&[name.to_string()]).unwrap();
             assert!(m.data.is_empty(), "{name} parsed as data");
         }
     }
 
     #[test]
-    fn recursive_attributes_are_refused_clearly() {
-        let e = parse_options(&["rro".to_string()]).unwrap_err();
-        assert!(e.contains("\"rro\""), "{e}");
+    fn recursive_attributes_are_collected() {
+        let m = o(&["rro", "rnosuid", "rnoatime"]);
+        assert_eq!(m.rec_set, ATTR_RDONLY | ATTR_NOSUID | ATTR_NOATIME);
+        assert_eq!(m.rec_clr, ATTR_ATIME_MASK);
+        assert_eq!(o(&["rro", "rrw"]).rec_set, 0);
+        let e = parse_options(&["idmap".to_string()]).unwrap_err();
+        assert!(e.contains("\"idmap\""), "{e}");
     }
 }

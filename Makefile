@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 HULL_RELEASE := target/release/hull
 ROOTFS := bundles/busybox/rootfs
 
-.PHONY: all build release rootfs demo test unit bench conformance conformance-compare clean
+.PHONY: all build release rootfs demo test unit bench clean test-clients
 
 all: build
 
@@ -28,6 +28,16 @@ demo: release rootfs
 # machine's PID 1 reaps them only about a second late.
 test: build
 	tini -s -- $(CARGO) test --workspace -- --test-threads=4
+
+# Real clients end to end (containerd+ctr, dockerd, podman+conmon, Kubernetes CRI), each lane with
+# its own daemons in private temp dirs on private sockets: see tests/clients/README.md.
+# HULL_CLIENTS_RUNTIME=/usr/sbin/runc runs the same scenarios against runc.
+test-clients: release
+	tini -s -- tests/clients/run-all.sh
+
+# OCI conformance: conformance (hull), conformance-compare (hull, runc, crun → docs/conformance.md),
+# conformance-ci (fails only on cases that fail for hull but pass for runc).
+include oci-conformance/conformance.mk
 
 bench: release rootfs
 	bench/bench.sh $(HULL_RELEASE) 100

@@ -90,12 +90,19 @@ pub fn validate(spec: &Spec) -> Result<()> {
     for key in linux.sysctl().iter().flatten().map(|(k, _)| k) {
         check_sysctl(key, &seen)?;
     }
+    if linux.intel_rdt().is_some() && !resctrl_mounted() {
+        return Err(Error::config("linux.intelRdt", "Intel RDT needs the resctrl filesystem, which is not mounted on this host"));
+    }
     if let Some(p) = linux.cgroups_path() {
         if p.components().any(|c| c == Component::ParentDir) {
             return Err(Error::config("linux.cgroupsPath", format!("{p:?} must not contain \"..\"")));
         }
     }
     Ok(())
+}
+
+fn resctrl_mounted() -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| m.lines().any(|l| l.contains(" - resctrl ")))
 }
 
 fn hook_lists(spec: &Spec) -> Vec<(&'static str, &[oci_spec::runtime::Hook])> {

@@ -40,6 +40,9 @@ struct Undo {
     dir: Option<ContainerDir>,
     cgroup: Option<Cgroup>,
     init_pid: Option<i32>,
+    /// Set once the init exists: the container was created far enough that the lifecycle's
+    /// destroy step, with its poststop hooks, applies (runtime.md#lifecycle steps 12-13).
+    poststop: Option<(Option<oci_spec::runtime::Hooks>, String)>,
 }
 
 impl Undo {
@@ -56,6 +59,11 @@ impl Undo {
         if let Some(dir) = self.dir.take() {
             let _ = dir.remove();
         }
+        if let Some((hooks, json)) = self.poststop.take() {
+            if let Err(e) = hooks::run(&hooks, Phase::Poststop, &json) {
+                crate::log::warn(e.to_string());
+            }
+        }
     }
 }
 
@@ -70,7 +78,7 @@ pub fn create(opts: &CreateOpts) -> Result<(ContainerDir, State)> {
     }
     let bundle = Bundle::load(opts.bundle)?;
     let dir = ContainerDir::create(opts.root, opts.id)?;
-    let mut undo = Undo { dir: None, cgroup: None, init_pid: None };
+    let mut undo = Undo { dir: None, cgroup: None, init_pid: None, poststop: None };
     let res = create_in(opts, &bundle, &dir, &mut undo);
     match res {
         Ok(state) => Ok((dir, state)),
@@ -144,6 +152,9 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     crate::log::debug(format!("create: init cloned, pid {pid}"));
     undo.init_pid = Some(pid);
     state.pid = pid;
+    if !Phase::Poststop.of(&state.hooks).is_empty() {
+        undo.poststop = Some((state.hooks.clone(), state.oci_json("stopped", 0).to_string()));
+    }
     drop(child_ch);
     let setup = (|| {
         if plan.new_user {
@@ -195,6 +206,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     // Success: the init stays, and so do the cgroup and the state dir.
     undo.init_pid = None;
     undo.cgroup = None;
+    undo.poststop = None;
     Ok(state)
 }
 

@@ -62,6 +62,7 @@ pub fn prepare(process: &Process, seccomp_config: Option<&LinuxSeccomp>, preserv
     }
     let first = args.first().ok_or_else(|| Error::config("process.args", "must not be empty"))?;
     let path = exec::lookup(first, &env)?;
+    exec::refuse_runtime_binary(&path)?;
     reset_signals();
     close_fds_from(3 + preserve_fds);
     Ok(Prepared { path, args, env, late_seccomp })

@@ -34,6 +34,35 @@ pub fn lookup(arg0: &str, env: &[String]) -> Result<PathBuf> {
     Err(Error::Init(format!("exec: {arg0:?}: executable file not found in $PATH")))
 }
 
+/// Refuse to exec anything that is, or is interpreted by, the runtime's own binary: a container
+/// whose program is a symlink to /proc/self/exe, or a script with `#!/proc/self/exe` (nested up to
+/// the kernel's limit), would otherwise run the host's hull binary inside the container, where a
+/// second container process can reopen it through /proc/<pid>/exe for writing and replace it
+/// (the CVE-2019-5736 class). Compared by device and inode, so every alias of the binary counts.
+pub fn refuse_runtime_binary(path: &Path) -> Result<()> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
+    let Ok(own) = std::fs::metadata("/proc/self/exe") else { return Ok(()) };
+    let mut cur = path.to_path_buf();
+    // binfmt_script allows a chain of interpreters; the kernel stops at a depth of 5.
+    for _ in 0..6 {
+        let Ok(meta) = std::fs::metadata(&cur) else { return Ok(()) };
+        if meta.dev() == own.dev() && meta.ino() == own.ino() {
+            return Err(Error::Init(format!(
+                "exec: {path:?} resolves to the container runtime's own binary; refusing to run it in the container"
+            )));
+        }
+        let mut head = [0u8; 256];
+        let n = std::fs::File::open(&cur).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+        let Some(line) = head[..n].strip_prefix(b"#!") else { return Ok(()) };
+        let line = line.split(|b| *b == b'\n').next().unwrap_or_default();
+        let interp = String::from_utf8_lossy(line);
+        let Some(interp) = interp.split_whitespace().next() else { return Ok(()) };
+        cur = PathBuf::from(interp);
+    }
+    Ok(())
+}
+
 /// Replace the process image. Only returns on failure.
 pub fn execve(path: &Path, args: &[String], env: &[String]) -> Error {
     let to_c = |v: &[String]| -> Option<Vec<CString>> { v.iter().map(|s| CString::new(s.as_bytes()).ok()).collect() };

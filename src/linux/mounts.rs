@@ -152,11 +152,17 @@ pub fn parse_options(options: &[String]) -> std::result::Result<MountOptions, St
             }
         };
         o.flags |= set;
-        o.flags &= !clear;
+        o.flags = without(o.flags, clear);
         o.clear |= clear;
         o.propagation |= prop;
     }
     Ok(o)
+}
+
+/// `flags` without `remove`. (`!` on MsFlags would also drop the bits nix has no name for, such
+/// as MS_NOSYMFOLLOW.)
+pub fn without(flags: MsFlags, remove: MsFlags) -> MsFlags {
+    MsFlags::from_bits_retain(flags.bits() & !remove.bits())
 }
 
 /// Parse a propagation name as `rootfsPropagation` spells it.
@@ -215,7 +221,7 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
         let target = create_in_root(ctx.rootfs, dest, kind).map_err(|e| mount_err(m, e))?;
         let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
         mount_raw(Some(&src), &fd_path(&target), None, flags, None).map_err(|e| mount_err(m, e))?;
-        let extra = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+        let extra = without(opts.flags, MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
             let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| mount_err(m, e))?;
             remount_bind(&fd_path(&mounted), extra, ctx.in_userns).map_err(|e| mount_err(m, e))?;
@@ -225,7 +231,7 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
         let src = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
         let data = opts.data.join(",");
         let data = (!data.is_empty()).then_some(data.as_str());
-        let flags = opts.flags & !MsFlags::MS_REMOUNT;
+        let flags = without(opts.flags, MsFlags::MS_REMOUNT);
         match mount_raw(Some(&src), &fd_path(&target), Some(typ), flags, data) {
             Ok(()) => {}
             // sysfs cannot be mounted without a private network namespace: bind the host's, as runc.
@@ -329,6 +335,13 @@ mod tests {
         let m = o(&["nosuid", "noexec", "mode=755", "size=65536k", "ro"]);
         assert_eq!(m.flags, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY);
         assert_eq!(m.data, vec!["mode=755", "size=65536k"]);
+    }
+
+    #[test]
+    fn flags_nix_has_no_name_for_survive() {
+        assert_eq!(o(&["nosymfollow", "nosuid"]).flags, MS_NOSYMFOLLOW | MsFlags::MS_NOSUID);
+        assert_eq!(o(&["iversion", "rw"]).flags, MS_I_VERSION);
+        assert_eq!(o(&["nosymfollow", "symfollow"]).flags, MsFlags::empty());
     }
 
     #[test]

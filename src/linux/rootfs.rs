@@ -11,7 +11,7 @@ use nix::mount::{umount2, MntFlags, MsFlags};
 use nix::unistd::{chdir, chroot, fchdir, pivot_root};
 use oci_spec::runtime::Mount;
 
-use super::mounts::{mount_raw, remount_bind, MountCtx, MountOptions};
+use super::mounts::{mount_raw, remount_bind, without, MountCtx, MountOptions};
 use super::safe_path::{create_in_root, fd_path, open_in_root, Kind};
 use crate::error::{Context, Error, Result};
 
@@ -48,7 +48,7 @@ fn mount_point_of(path: &Path) -> Option<PathBuf> {
 pub fn mount_cgroup(ctx: &MountCtx, m: &Mount, opts: &MountOptions) -> Result<()> {
     let dest = m.destination();
     let err = |what: &str, e: Errno| Error::sys(format!("mount cgroup {what} on {:?}", dest.display().to_string()), e);
-    let flags = opts.flags & !(MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+    let flags = without(opts.flags, MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     let target = create_in_root(ctx.rootfs, dest, Kind::Dir).map_err(|e| err("", e))?;
     let rel = ctx.cgroup_path.strip_prefix("/").unwrap_or(ctx.cgroup_path);
     let unified_only = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
@@ -72,7 +72,7 @@ pub fn mount_cgroup(ctx: &MountCtx, m: &Mount, opts: &MountOptions) -> Result<()
     for (name, fstype, options) in host_hierarchies() {
         let sub = dest.join(&name);
         let t = create_in_root(ctx.rootfs, &sub, Kind::Dir).map_err(|e| err(&name, e))?;
-        let inner = flags & !MsFlags::MS_RDONLY;
+        let inner = without(flags, MsFlags::MS_RDONLY);
         if ctx.new_cgroupns {
             let data = if fstype == "cgroup2" { None } else { Some(options.as_str()) };
             mount_raw(Some(Path::new("cgroup")), &fd_path(&t), Some(&fstype), inner | (flags & MsFlags::MS_RDONLY), data)

@@ -180,6 +180,11 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
                     hooks::run(&state.hooks, Phase::CreateRuntime, &json)?;
                     parent_ch.send(&Msg::HooksDone)?;
                 }
+                Some(Msg::SeccompFd(fd)) => {
+                    // SAFETY: the channel just received this descriptor; nothing else owns it.
+                    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+                    send_listener(linux, pid, state.oci_json("creating", pid), &fd)?;
+                }
                 Some(Msg::Error(msg)) => return Err(Error::Init(msg)),
                 Some(m) => return Err(Error::Other(format!("init sent {m:?} during setup"))),
                 None => return Err(Error::Init("container init exited during setup".into())),
@@ -208,6 +213,13 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     undo.cgroup = None;
     undo.poststop = None;
     Ok(state)
+}
+
+/// Hand a seccomp listener to the agent named by `linux.seccomp.listenerPath`.
+pub(super) fn send_listener(linux: &oci_spec::runtime::Linux, pid: i32, state: serde_json::Value, fd: &std::os::fd::OwnedFd) -> Result<()> {
+    let Some(sc) = linux.seccomp() else { return Ok(()) };
+    let Some(path) = sc.listener_path() else { return Ok(()) };
+    crate::linux::seccomp::send_to_agent(path, sc.listener_metadata().as_deref(), pid, state, fd.as_raw_fd())
 }
 
 /// Create the cgroup, move the init into it, apply resources and oom_score_adj.

@@ -108,10 +108,23 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
         crate::cgroups::join(&state.cgroup, pid, opts.cgroup)?;
         parent_ch.send(&Msg::Go)?;
         // The channel is close-on-exec: EOF means the execve succeeded.
-        match parent_ch.recv()? {
-            None => Ok(()),
-            Some(Msg::Error(e)) => Err(Error::Init(e)),
-            Some(m) => Err(Error::Other(format!("exec process sent {m:?}"))),
+        loop {
+            match parent_ch.recv()? {
+                None => return Ok(()),
+                Some(Msg::SeccompFd(fd)) => {
+                    // SAFETY: the channel just received this descriptor; nothing else owns it.
+                    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+                    if let Some(sc) = &state.seccomp {
+                        if let Some(path) = sc.listener_path() {
+                            let st = state.oci_json("running", state.pid);
+                            crate::linux::seccomp::send_to_agent(path, sc.listener_metadata().as_deref(), pid, st, fd.as_raw_fd())?;
+                        }
+                    }
+                    parent_ch.send(&Msg::Go)?;
+                }
+                Some(Msg::Error(e)) => return Err(Error::Init(e)),
+                Some(m) => return Err(Error::Other(format!("exec process sent {m:?}"))),
+            }
         }
     })();
     if let Err(e) = started {
@@ -186,6 +199,14 @@ fn run_process(
         super::init::setup_console(sock, process, false)?;
     }
     let prepared = process::prepare(process, seccomp, preserve_fds)?;
+    if let Some(l) = &prepared.listener {
+        // The agent must have the listener before the process makes a notifying call.
+        chan.send(&Msg::SeccompFd(l.as_raw_fd()))?;
+        match chan.recv()? {
+            Some(Msg::Go) => {}
+            _ => return Err(Error::Init("exec: runtime went away".into())),
+        }
+    }
     prepared.install_late_seccomp()?;
     Ok(prepared.exec())
 }

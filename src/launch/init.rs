@@ -109,6 +109,9 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
         setup_console(sock, process, true)?;
     }
     let prepared = process::prepare(process, linux.seccomp().as_ref(), ctx.preserve_fds)?;
+    if let Some(l) = &prepared.listener {
+        ctx.chan.send(&Msg::SeccompFd(std::os::fd::AsRawFd::as_raw_fd(l)))?;
+    }
     ctx.chan.send(&Msg::Ready)?;
 
     // Blocks until `start` opens the fifo for reading.

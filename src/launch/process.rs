@@ -19,6 +19,8 @@ pub struct Prepared {
     pub args: Vec<String>,
     pub env: Vec<String>,
     late_seccomp: Option<Compiled>,
+    /// The seccomp user-notification listener, for the agent at `listenerPath`.
+    pub listener: Option<std::os::fd::OwnedFd>,
 }
 
 /// Apply `process` to the calling process, inside the container (after pivot_root or setns).
@@ -31,10 +33,13 @@ pub fn prepare(process: &Process, seccomp_config: Option<&LinuxSeccomp>, preserv
     // Compiled before anything is dropped so that a bad profile fails the verb.
     let filter = seccomp_config.map(seccomp::compile).transpose()?;
     let nnp = process.no_new_privileges() == Some(true);
+    let mut listener = None;
     let late_seccomp = match filter {
-        Some(f) if !nnp => {
+        Some(f) if !nnp || f.notify.is_some() => {
             // Without no_new_privs installing a filter needs CAP_SYS_ADMIN: before the caps go.
-            seccomp::install(&f)?;
+            // A notifying filter is installed now too: its listener must reach the agent before
+            // the process runs.
+            listener = seccomp::install(&f)?;
             None
         }
         other => other,
@@ -65,14 +70,14 @@ pub fn prepare(process: &Process, seccomp_config: Option<&LinuxSeccomp>, preserv
     exec::refuse_runtime_binary(&path)?;
     reset_signals();
     close_fds_from(3 + preserve_fds);
-    Ok(Prepared { path, args, env, late_seccomp })
+    Ok(Prepared { path, args, env, late_seccomp, listener })
 }
 
 impl Prepared {
     /// Install the no_new_privs seccomp filter, if any. After this only execve should follow.
     pub fn install_late_seccomp(&self) -> Result<()> {
         match &self.late_seccomp {
-            Some(f) => seccomp::install(f),
+            Some(f) => seccomp::install(f).map(|_| ()),
             None => Ok(()),
         }
     }

@@ -4,7 +4,7 @@
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
-use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use nix::sys::socket::{send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 
 use crate::error::{Context, Error, Result};
 
@@ -22,6 +22,9 @@ pub enum Msg {
     HooksDone,
     /// Init → runtime: fully set up; about to block on the exec fifo.
     Ready,
+    /// Process → runtime: the seccomp user-notification listener (the fd travels with
+    /// SCM_RIGHTS; on receipt this is the new descriptor in the receiving process).
+    SeccompFd(RawFd),
     /// Init → runtime: setup failed with this message.
     Error(String),
 }
@@ -40,6 +43,14 @@ impl Channel {
     }
 
     pub fn send(&self, m: &Msg) -> Result<()> {
+        if let Msg::SeccompFd(fd) = m {
+            let fds = [*fd];
+            let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+            let iov = [std::io::IoSlice::new(b"S")];
+            nix::sys::socket::sendmsg::<()>(self.0.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None)
+                .ctx(|| "send the seccomp listener on the init sync channel".into())?;
+            return Ok(());
+        }
         let buf = match m {
             Msg::Go => vec![b'G'],
             Msg::Placed => vec![b'C'],
@@ -48,6 +59,7 @@ impl Channel {
             Msg::Hooks => vec![b'H'],
             Msg::HooksDone => vec![b'D'],
             Msg::Error(s) => [&[b'E'][..], s.as_bytes()].concat(),
+            Msg::SeccompFd(_) => unreachable!("sent above"),
         };
         loop {
             match send(self.0.as_raw_fd(), &buf, MsgFlags::MSG_NOSIGNAL) {
@@ -70,9 +82,18 @@ impl Channel {
 
     fn recv_flags(&self, flags: MsgFlags) -> Result<Option<Msg>> {
         let mut buf = vec![0u8; 65536];
-        let n = loop {
-            match recv(self.0.as_raw_fd(), &mut buf, flags) {
-                Ok(n) => break n,
+        let mut space = nix::cmsg_space!([RawFd; 1]);
+        let (n, fd) = loop {
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let flags = flags | MsgFlags::MSG_CMSG_CLOEXEC;
+            match nix::sys::socket::recvmsg::<()>(self.0.as_raw_fd(), &mut iov, Some(&mut space), flags) {
+                Ok(msg) => {
+                    let fd = msg.cmsgs().ok().into_iter().flatten().find_map(|c| match c {
+                        nix::sys::socket::ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+                        _ => None,
+                    });
+                    break (msg.bytes, fd);
+                }
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(Error::sys("receive on init sync channel", e)),
             }
@@ -89,6 +110,7 @@ impl Channel {
             b'D' => Msg::HooksDone,
             b'P' if body.len() == 4 => Msg::Pid(i32::from_le_bytes([body[0], body[1], body[2], body[3]])),
             b'E' => Msg::Error(String::from_utf8_lossy(body).into_owned()),
+            b'S' if fd.is_some() => Msg::SeccompFd(fd.unwrap_or(-1)),
             t => return Err(Error::Other(format!("init sync channel: unexpected message tag {t}"))),
         }))
     }

@@ -13,13 +13,18 @@ use crate::error::{Context, Error, Result};
 
 const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
 
-/// Connect to the caller's console socket. Paths longer than a sockaddr_un holds are reached
-/// through an O_PATH descriptor of their directory.
+/// Connect to the caller's console socket.
 pub fn connect_socket(path: &Path) -> Result<OwnedFd> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io("console socket", path, e))?;
     if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
         return Err(Error::Other(format!("console socket {path:?} is not a unix socket")));
     }
+    connect_unix(path)
+}
+
+/// Connect a unix stream socket to `path`. Paths longer than a sockaddr_un holds are reached
+/// through an O_PATH descriptor of their directory.
+pub fn connect_unix(path: &Path) -> Result<OwnedFd> {
     let sock = socket(AddressFamily::Unix, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
         .ctx(|| "create console socket".into())?;
     let _dir_fd;
@@ -34,7 +39,7 @@ pub fn connect_socket(path: &Path) -> Result<OwnedFd> {
         UnixAddr::new(short.as_str())
     }
     .ctx(|| format!("console socket address {path:?}"))?;
-    connect(sock.as_raw_fd(), &addr).ctx(|| format!("connect to console socket {path:?}"))?;
+    connect(sock.as_raw_fd(), &addr).ctx(|| format!("connect to {path:?}"))?;
     Ok(sock)
 }
 

@@ -13,7 +13,10 @@
 //! are skipped with a debug log, as runc does. Only x86_64 filters are built: seccompiler's
 //! prologue kills a process that makes a syscall of another architecture (32-bit x86 through
 //! int 0x80), whatever the profile's `architectures` list; that is stricter than runc, never
-//! weaker. SCMP_ACT_NOTIFY is refused with an error.
+//! weaker. SCMP_ACT_NOTIFY: seccompiler has no such action, so notify rules are compiled as a
+//! marked TRACE and the marked return instructions are rewritten to SECCOMP_RET_USER_NOTIF; that
+//! filter is installed with SECCOMP_FILTER_FLAG_NEW_LISTENER and the listener goes to the agent at
+//! `listenerPath` (see `send_to_agent`).
 
 mod syscalls;
 
@@ -30,15 +33,23 @@ use crate::error::{Error, Result};
 pub struct Compiled {
     pub programs: Vec<BpfProgram>,
     pub flags: libc::c_ulong,
+    /// The program that returns USER_NOTIF, installed with a listener.
+    pub notify: Option<usize>,
 }
+
+/// TRACE data that marks a compiled SCMP_ACT_NOTIFY return (rewritten before install).
+const NOTIFY_MARK: u32 = 0xfeed;
+const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
+const SECCOMP_RET_USER_NOTIF: u32 = 0x7fc0_0000;
+const BPF_RET_K: u16 = 0x06;
 
 /// The number of a syscall name on x86_64.
 pub fn syscall_number(name: &str) -> Option<i64> {
     syscalls::SYSCALLS.binary_search_by(|(n, _)| n.cmp(&name)).ok().map(|i| syscalls::SYSCALLS[i].1)
 }
 
-fn action(a: LinuxSeccompAction, errno: Option<u32>, path: &str) -> Result<SeccompAction> {
-    Ok(match a {
+fn action(a: LinuxSeccompAction, errno: Option<u32>) -> SeccompAction {
+    match a {
         LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => SeccompAction::KillThread,
         LinuxSeccompAction::ScmpActKillProcess => SeccompAction::KillProcess,
         LinuxSeccompAction::ScmpActTrap => SeccompAction::Trap,
@@ -46,10 +57,8 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>, path: &str) -> Result<Secco
         LinuxSeccompAction::ScmpActTrace => SeccompAction::Trace(errno.unwrap_or(libc::EPERM as u32)),
         LinuxSeccompAction::ScmpActAllow => SeccompAction::Allow,
         LinuxSeccompAction::ScmpActLog => SeccompAction::Log,
-        LinuxSeccompAction::ScmpActNotify => {
-            return Err(Error::config(path, "SCMP_ACT_NOTIFY (seccomp user notification) is not supported by this version of hull"))
-        }
-    })
+        LinuxSeccompAction::ScmpActNotify => SeccompAction::Trace(NOTIFY_MARK),
+    }
 }
 
 /// The rules of one syscall entry: all its conditions ANDed in one rule, except when several
@@ -111,15 +120,32 @@ fn add(map: &mut RuleMap, nr: i64, rules: Vec<SeccompRule>) {
 
 pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
     let default_errno = s.default_errno_ret();
-    let default = action(s.default_action(), default_errno, "linux.seccomp.defaultAction")?;
-    if s.listener_path().is_some() {
-        return Err(Error::config("linux.seccomp.listenerPath", "seccomp user notification is not supported by this version of hull"));
+    let default = action(s.default_action(), default_errno);
+    let has_errno = |a: LinuxSeccompAction| matches!(a, LinuxSeccompAction::ScmpActErrno | LinuxSeccompAction::ScmpActTrace);
+    if default_errno.is_some() && !has_errno(s.default_action()) {
+        return Err(Error::config("linux.seccomp.defaultErrnoRet", "the default action takes no errno"));
+    }
+    for (i, sc) in s.syscalls().iter().flatten().enumerate() {
+        if sc.names().is_empty() {
+            return Err(Error::config(format!("linux.seccomp.syscalls[{i}].names"), "must name at least one syscall"));
+        }
+        if sc.errno_ret().is_some() && !has_errno(sc.action()) {
+            return Err(Error::config(format!("linux.seccomp.syscalls[{i}].errnoRet"), "the action takes no errno"));
+        }
+    }
+    let uses_notify = s.default_action() == LinuxSeccompAction::ScmpActNotify
+        || s.syscalls().iter().flatten().any(|sc| sc.action() == LinuxSeccompAction::ScmpActNotify);
+    if uses_notify && s.listener_path().is_none() {
+        return Err(Error::config("linux.seccomp.listenerPath", "SCMP_ACT_NOTIFY needs a listenerPath"));
+    }
+    if s.listener_metadata().is_some() && s.listener_path().is_none() {
+        return Err(Error::config("linux.seccomp.listenerMetadata", "must not be set without listenerPath"));
     }
     let mut matched_any: RuleMap = BTreeMap::new();
     let mut by_action: Vec<(SeccompAction, RuleMap)> = Vec::new();
     for (i, sc) in s.syscalls().iter().flatten().enumerate() {
         let path = format!("linux.seccomp.syscalls[{i}]");
-        let act = action(sc.action(), sc.errno_ret(), &format!("{path}.action"))?;
+        let act = action(sc.action(), sc.errno_ret());
         let rules = rules_of(sc, &path)?;
         for name in sc.names() {
             let Some(nr) = syscall_number(name) else {
@@ -154,6 +180,15 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
     for (act, rules) in by_action {
         programs.push(build(rules, SeccompAction::Allow, act)?);
     }
+    let mut notify = None;
+    for (i, prog) in programs.iter_mut().enumerate() {
+        for ins in prog.iter_mut() {
+            if ins.code == BPF_RET_K && ins.k == SECCOMP_RET_TRACE | NOTIFY_MARK {
+                ins.k = SECCOMP_RET_USER_NOTIF;
+                notify = Some(i);
+            }
+        }
+    }
     let mut flags = 0;
     for f in s.flags().iter().flatten() {
         flags |= match f {
@@ -164,21 +199,53 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
             LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => 0,
         };
     }
-    Ok(Compiled { programs, flags })
+    Ok(Compiled { programs, flags, notify })
 }
 
 /// Install the filters (in order) on the calling process. Needs no_new_privs or CAP_SYS_ADMIN.
-pub fn install(c: &Compiled) -> Result<()> {
-    for prog in &c.programs {
+/// Returns the user-notification listener when the profile uses SCMP_ACT_NOTIFY.
+pub fn install(c: &Compiled) -> Result<Option<std::os::fd::OwnedFd>> {
+    let mut listener = None;
+    for (i, prog) in c.programs.iter().enumerate() {
         let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut libc::sock_filter };
+        let flags = if c.notify == Some(i) { c.flags | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER } else { c.flags };
         // SAFETY: `fprog` points at `prog`, which outlives the call; the kernel copies the program.
         let r = unsafe {
-            libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, c.flags, &fprog as *const libc::sock_fprog)
+            libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, flags, &fprog as *const libc::sock_fprog)
         };
         if r < 0 {
             return Err(Error::sys("install seccomp filter", nix::errno::Errno::last()));
         }
+        if c.notify == Some(i) {
+            // SAFETY: with NEW_LISTENER the syscall returns a new descriptor owned by nobody else.
+            listener = Some(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(r as i32) });
+        }
     }
+    Ok(listener)
+}
+
+/// Send the container process state and the listener to the seccomp agent at `path`
+/// (config-linux.md "The Container Process State"): one message, JSON payload, the fd with
+/// SCM_RIGHTS, then close.
+pub fn send_to_agent(path: &std::path::Path, metadata: Option<&str>, pid: i32, state: serde_json::Value, listener: std::os::fd::RawFd) -> Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let sock = crate::linux::console::connect_unix(path).map_err(|e| Error::Other(format!("seccomp agent {path:?}: {e}")))?;
+    let mut msg = serde_json::json!({
+        "ociVersion": crate::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": pid,
+        "state": state,
+    });
+    if let Some(m) = metadata {
+        msg["metadata"] = m.into();
+    }
+    let text = msg.to_string();
+    let fds = [listener];
+    let cmsg = [ControlMessage::ScmRights(&fds)];
+    let iov = [std::io::IoSlice::new(text.as_bytes())];
+    sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None)
+        .map_err(|e| Error::sys(format!("send the seccomp listener to the agent at {path:?}"), e))?;
     Ok(())
 }
 
@@ -194,10 +261,19 @@ mod tests {
     }
 
     #[test]
-    fn notify_is_refused() {
+    fn notify_needs_a_listener_and_becomes_user_notif() {
         let s: LinuxSeccomp = serde_json::from_str(r#"{"defaultAction":"SCMP_ACT_NOTIFY"}"#).unwrap();
         let e = compile(&s).err().unwrap().to_string();
-        assert!(e.contains("SCMP_ACT_NOTIFY"), "{e}");
+        assert!(e.contains("listenerPath"), "{e}");
+        let s: LinuxSeccomp = serde_json::from_str(
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/x",
+                "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}"#,
+        )
+        .unwrap();
+        let c = compile(&s).unwrap();
+        let p = &c.programs[c.notify.unwrap()];
+        assert!(p.iter().any(|i| i.code == BPF_RET_K && i.k == SECCOMP_RET_USER_NOTIF));
+        assert!(!p.iter().any(|i| i.k == SECCOMP_RET_TRACE | NOTIFY_MARK));
     }
 
     #[test]

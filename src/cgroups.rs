@@ -51,34 +51,25 @@ fn setup() -> Result<CgroupSetup> {
     get_cgroup_setup().map_err(|e| Error::Cgroup { path: CGROUP_ROOT.into(), msg: e.to_string() })
 }
 
-/// The directory that tells whether a cgroup path exists on this host.
-fn probe_dir(setup: &CgroupSetup, path: &Path) -> PathBuf {
-    let rel = path.strip_prefix("/").unwrap_or(path);
-    match setup {
-        CgroupSetup::Unified => Path::new(CGROUP_ROOT).join(rel),
-        _ => Path::new(CGROUP_ROOT).join("devices").join(rel),
-    }
-}
-
 impl Cgroup {
-    /// Prepare the manager for a new container at `path`. Records the topmost directory that did
-    /// not exist yet, so delete removes exactly what create made.
+    /// Prepare the manager for a new container at `path`. Records, per hierarchy, every
+    /// directory that does not exist yet, so delete removes exactly what create made.
     pub fn new_for_create(path: PathBuf, id: &str) -> Result<Cgroup> {
         let setup = setup()?;
-        let mut created_from = None;
-        let mut cur = path.clone();
-        while cur != Path::new("/") && !probe_dir(&setup, &cur).exists() {
-            created_from = Some(cur.clone());
-            if !cur.pop() {
-                break;
+        let rel = path.strip_prefix("/").unwrap_or(&path).to_path_buf();
+        let mut created_dirs = Vec::new();
+        for base in hierarchy_roots(&setup) {
+            let mut cur = rel.clone();
+            while !cur.as_os_str().is_empty() && !base.join(&cur).exists() {
+                created_dirs.push(base.join(&cur));
+                if !cur.pop() {
+                    break;
+                }
             }
         }
-        let record = CgroupRecord {
-            path: path.clone(),
-            created: created_from.is_some(),
-            created_from,
-            systemd: false,
-        };
+        // Deepest first, the order of removal.
+        created_dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        let record = CgroupRecord { path, created: !created_dirs.is_empty(), created_dirs, systemd: false };
         Self::with_setup(record, setup, id)
     }
 
@@ -114,7 +105,13 @@ impl Cgroup {
     /// Move `pid` into the cgroup (creating it), and into the unified tree on hybrid hosts.
     pub fn add_task(&self, pid: i32) -> Result<()> {
         self.manager.add_task(Pid::from_raw(pid)).map_err(|e| self.err(format!("add pid {pid}: {e}")))?;
-        if let Some(dir) = self.unified_hybrid_dir() {
+        // libcgroups knows the resource controllers only; like runc, also place the process in
+        // the unified tree of a hybrid host and in the name=systemd hierarchy (what systemd in a
+        // container looks at).
+        let rel = self.record.path.strip_prefix("/").unwrap_or(&self.record.path);
+        let named = Path::new(CGROUP_ROOT).join("systemd");
+        let extra = [self.unified_hybrid_dir(), (!matches!(self.setup, CgroupSetup::Unified) && named.is_dir()).then(|| named.join(rel))];
+        for dir in extra.into_iter().flatten() {
             fs::create_dir_all(&dir).map_err(|e| Error::io("create cgroup", &dir, e))?;
             let procs = dir.join("cgroup.procs");
             fs::write(&procs, pid.to_string()).map_err(|e| Error::io("write", &procs, e))?;
@@ -142,10 +139,12 @@ impl Cgroup {
         };
         if let Some(b) = res.block_io() {
             let weight_file = if v1 { "blkio.weight" } else { "io.weight" };
-            if (b.weight().is_some() || b.weight_device().as_ref().is_some_and(|w| !w.is_empty())) && !parent_has(weight_file) {
+            // Docker sends `"weight": 0` for "unset", as runc reads it.
+            let weight = b.weight().is_some_and(|w| w > 0);
+            if (weight || b.weight_device().as_ref().is_some_and(|w| !w.is_empty())) && !parent_has(weight_file) {
                 return Err(self.err(format!("linux.resources.blockIO: weights need {weight_file}, which this host does not have")));
             }
-            if b.leaf_weight().is_some() && !parent_has("blkio.leaf_weight") {
+            if b.leaf_weight().is_some_and(|w| w > 0) && !parent_has("blkio.leaf_weight") {
                 return Err(self.err("linux.resources.blockIO.leafWeight: this host has no blkio.leaf_weight"));
             }
         }
@@ -176,61 +175,32 @@ impl Cgroup {
     /// Remove the cgroup if hull created it, killing what is left inside, then the empty parents
     /// hull created. A cgroup hull did not create is left alone.
     pub fn remove(&self) -> Result<()> {
-        remove_with(&self.record, &self.setup, || Ok(self))
+        remove(&self.record)
     }
 }
 
-/// Remove a container's cgroup (see `Cgroup::remove`) without building libcgroups' manager when
-/// the cgroup is already empty, the common case of deleting a stopped container: then removing
-/// it is one rmdir per hierarchy.
-pub fn remove(record: &CgroupRecord, id: &str) -> Result<()> {
-    let setup = setup()?;
-    let mut opened = None;
-    remove_with(record, &setup, || Ok(&*opened.insert(Cgroup::open(record, id)?)))
-}
-
-fn remove_with<'a>(
-    record: &CgroupRecord,
-    setup: &CgroupSetup,
-    manager: impl FnOnce() -> Result<&'a Cgroup>,
-) -> Result<()> {
-    if !record.created {
-        return Ok(());
-    }
-    let rel = record.path.strip_prefix("/").unwrap_or(&record.path).to_path_buf();
-    let roots = hierarchy_roots(setup);
-    let mut busy = false;
-    for base in &roots {
-        match fs::remove_dir(base.join(&rel)) {
+/// Remove the directories create made for a container's cgroup, deepest first. A leaf that still
+/// has processes (a zombie being released, or processes of a shared pid namespace) has them
+/// killed first; a parent another container still uses is left. Nothing that existed before
+/// create is touched. Needs no libcgroups manager: this is on the path of every `delete`.
+pub fn remove(record: &CgroupRecord) -> Result<()> {
+    let rel = record.path.strip_prefix("/").unwrap_or(&record.path);
+    for dir in &record.created_dirs {
+        match fs::remove_dir(dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(_) => busy = true,
+            Err(_) if dir.ends_with(rel) => {
+                let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+                for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                }
+                rmdir_retry(dir)?;
+            }
+            // A parent with another container's cgroup in it.
+            Err(_) => {}
         }
     }
-    if busy {
-        // Processes are left (or a zombie is still being released): libcgroups kills them and
-        // retries; the unified directory of a hybrid host is hull's own.
-        let cg = manager()?;
-        cg.manager.remove().map_err(|e| cg.err(format!("remove: {e}")))?;
-        if let Some(d) = cg.unified_hybrid_dir() {
-            rmdir_retry(&d)?;
-        }
-    }
-    remove_created_parents(record, &roots);
     Ok(())
-}
-
-/// Remove the (now empty) parents between the container's cgroup and the topmost directory
-/// create made.
-fn remove_created_parents(record: &CgroupRecord, roots: &[PathBuf]) {
-    let Some(top) = &record.created_from else { return };
-    let mut cur = record.path.clone();
-    while cur != *top && cur.pop() && cur.starts_with(top) {
-        let rel = cur.strip_prefix("/").unwrap_or(&cur).to_path_buf();
-        for base in roots {
-            let _ = fs::remove_dir(base.join(&rel));
-        }
-    }
 }
 
 /// Every mounted hierarchy root (v1 controllers, unified).

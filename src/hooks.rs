@@ -60,14 +60,21 @@ pub fn any(hooks: &Option<Hooks>) -> bool {
         .any(|p| !p.of(hooks).is_empty())
 }
 
-/// Run every hook of `phase` in order; the first failure stops the sequence.
+/// Run every hook of `phase` in order. The first failure stops the sequence, except for
+/// poststop: there every hook runs and the first failure is returned (a warning for the caller).
 pub fn run(hooks: &Option<Hooks>, phase: Phase, state_json: &str) -> Result<()> {
+    let mut first = None;
     for (i, h) in phase.of(hooks).iter().enumerate() {
-        run_one(h, state_json).map_err(|msg| {
-            Error::Other(format!("{} hook #{} ({:?}): {msg}", phase.name(), i, h.path()))
-        })?;
+        if let Err(msg) = run_one(h, state_json) {
+            let e = Error::Other(format!("{} hook #{} ({:?}): {msg}", phase.name(), i, h.path()));
+            if phase != Phase::Poststop {
+                return Err(e);
+            }
+            crate::log::warn(e.to_string());
+            first.get_or_insert(e);
+        }
     }
-    Ok(())
+    first.map_or(Ok(()), Err)
 }
 
 /// An anonymous in-memory file for a hook's output: a pipe could fill up while we wait.

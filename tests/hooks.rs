@@ -284,14 +284,20 @@ fn failing_start_container_hook_fails_start() {
     }
     std::thread::sleep(Duration::from_millis(300));
     assert!(!out.join("process").exists(), "the user process ran although startContainer failed");
-    let st = t.wait_stopped(&id);
-    assert_eq!(st["status"], "stopped");
-    t.rt(&["delete", &id]).assert_ok();
+    if is_hull() {
+        // runtime.md#lifecycle step 7: stop the container and continue at step 12 (destroy).
+        t.assert_gone(&id);
+    } else {
+        let st = t.wait_stopped(&id);
+        assert_eq!(st["status"], "stopped");
+        t.rt(&["delete", &id]).assert_ok();
+    }
+    t.rt(&["delete", "--force", &id]).assert_ok();
     t.assert_gone(&id);
     t.finish();
 }
 
-/// A failing poststart hook fails `start` with the hook's output; the container is stopped.
+/// A failing poststart hook fails `start` with the hook's output; the container is destroyed.
 #[test]
 fn failing_poststart_hook_fails_start() {
     let Some(t) = setup("hooks_fail_ps") else { return };
@@ -308,11 +314,10 @@ fn failing_poststart_hook_fails_start() {
     t.create(&b);
     let r = t.rt(&["start", &id]);
     r.assert_err("hull-poststart-refused-23");
-    // CONTRACT.md §6: the verb fails and the container is stopped.
-    let st = t.wait_stopped(&id);
-    assert_eq!(st["status"], "stopped");
-    t.rt(&["delete", &id]).assert_ok();
+    // runtime.md#lifecycle step 9: the verb fails, the container is stopped and destroyed
+    // (step 12); a client's following `delete --force` still succeeds.
     t.assert_gone(&id);
+    t.rt(&["delete", "--force", &id]).assert_ok();
     t.finish();
 }
 

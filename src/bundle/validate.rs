@@ -8,7 +8,22 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::error::{Error, Result};
 
+/// `ociVersion` is SemVer 2.0.0: MAJOR.MINOR.PATCH with optional -pre and +build parts.
+fn is_semver(v: &str) -> bool {
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && (p.len() == 1 || !p.starts_with('0')))
+        && v[core.len()..].bytes().all(|b| b.is_ascii_alphanumeric() || b"-+.".contains(&b))
+}
+
 pub fn validate(spec: &Spec) -> Result<()> {
+    if !is_semver(spec.version()) {
+        return Err(Error::config("ociVersion", format!("{:?} is not a SemVer version", spec.version())));
+    }
+    if spec.annotations().as_ref().is_some_and(|a| a.keys().any(|k| k.is_empty())) {
+        return Err(Error::config("annotations", "keys must not be empty"));
+    }
     let process = spec.process().as_ref().ok_or_else(|| Error::config("process", "missing: a container needs a process"))?;
     match process.args() {
         Some(a) if !a.is_empty() => {}
@@ -111,6 +126,19 @@ fn hook_lists(spec: &Spec) -> Vec<(&'static str, &[oci_spec::runtime::Hook])> {
         .into_iter()
         .map(|p| (p.name(), p.of(spec.hooks())))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn semver() {
+        for ok in ["1.0.0", "1.0.2-dev", "1.2.0+build.5", "10.20.30"] {
+            assert!(super::is_semver(ok), "{ok}");
+        }
+        for bad in ["1.0", "v1.0.0", "1.0.0.0", "01.0.0", "", "1.x.0"] {
+            assert!(!super::is_semver(bad), "{bad}");
+        }
+    }
 }
 
 /// Only namespaced sysctls may be set, and only when the container has that namespace: anything

@@ -33,5 +33,5 @@ pub fn run(g: &Globals, a: DeleteArgs) -> Result<()> {
             return Err(Error::WrongState(format!("cannot delete container {} that is not stopped", a.id)))
         }
     }
-    container::destroy(dir, &state)
+    container::destroy(&dir, &state)
 }

@@ -47,7 +47,7 @@ pub fn run(g: &Globals, a: RunArgs) -> Result<i32> {
     if a.detach {
         let (dir, state) = crate::launch::create(&a.create.opts(g))?;
         if let Err(e) = crate::launch::start(&dir, &state) {
-            let _ = container::destroy(dir, &state);
+            let _ = container::destroy(&dir, &state);
             return Err(e);
         }
         return Ok(0);
@@ -68,7 +68,7 @@ pub fn run(g: &Globals, a: RunArgs) -> Result<i32> {
     let terminal = state.process.as_ref().and_then(|p| p.terminal()) == Some(true);
     let master = if terminal && a.create.console_socket.is_none() { Some(receive_fd(&ours)?) } else { None };
     if let Err(e) = crate::launch::start(&dir, &state) {
-        let _ = container::destroy(dir, &state);
+        let _ = container::destroy(&dir, &state);
         return Err(e);
     }
     drop(dir);
@@ -78,7 +78,7 @@ pub fn run(g: &Globals, a: RunArgs) -> Result<i32> {
     };
     if !a.keep {
         let dir = ContainerDir::open(&g.root, &state.id)?;
-        container::destroy(dir, &state)?;
+        container::destroy(&dir, &state)?;
     }
     Ok(code)
 }

@@ -101,8 +101,8 @@ impl ContainerDir {
         self.path.join(EXEC_FIFO)
     }
 
-    /// Remove the state directory and everything in it.
-    pub fn remove(self) -> Result<()> {
+    /// Remove the state directory and everything in it (the lock is held until drop).
+    pub fn remove(&self) -> Result<()> {
         fs::remove_dir_all(&self.path).map_err(|e| Error::io("remove state dir", &self.path, e))
     }
 }

@@ -42,9 +42,9 @@ pub struct State {
 pub struct CgroupRecord {
     pub path: PathBuf,
     pub created: bool,
-    /// The topmost directory of `path` that did not exist before create.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_from: Option<PathBuf>,
+    /// Every directory (in every hierarchy) that did not exist before create, deepest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_dirs: Vec<PathBuf>,
     #[serde(default)]
     pub systemd: bool,
 }

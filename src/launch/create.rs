@@ -60,9 +60,8 @@ impl Undo {
             let _ = dir.remove();
         }
         if let Some((hooks, json)) = self.poststop.take() {
-            if let Err(e) = hooks::run(&hooks, Phase::Poststop, &json) {
-                crate::log::warn(e.to_string());
-            }
+            // Failures were reported as warnings by `hooks::run`.
+            let _ = hooks::run(&hooks, Phase::Poststop, &json);
         }
     }
 }

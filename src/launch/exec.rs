@@ -106,6 +106,13 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
     };
     let started = (|| {
         crate::cgroups::join(&state.cgroup, pid, opts.cgroup)?;
+        // As runc: the container's oom_score_adj applies to every process entering it, not the
+        // caller's (a shim runs near -998).
+        let adj = opts.process.oom_score_adj().or_else(|| state.process.as_ref().and_then(|p| p.oom_score_adj()));
+        if let Some(adj) = adj {
+            let p = format!("/proc/{pid}/oom_score_adj");
+            std::fs::write(&p, adj.to_string()).ctx(|| format!("set oom_score_adj {adj}"))?;
+        }
         parent_ch.send(&Msg::Go)?;
         // The channel is close-on-exec: EOF means the execve succeeded.
         loop {

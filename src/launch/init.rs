@@ -105,6 +105,9 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
         join_session_keyring(ctx.id);
     }
     wait_placed(ctx)?;
+    if let Some(p) = linux.personality() {
+        crate::linux::scheduling::apply_personality(p)?;
+    }
     if let Some(sock) = ctx.console {
         setup_console(sock, process, true)?;
     }

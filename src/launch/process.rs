@@ -10,7 +10,7 @@ use oci_spec::runtime::{LinuxSeccomp, Process};
 use crate::error::{Context, Error, Result};
 use crate::linux::capabilities::{self, CapSets};
 use crate::linux::seccomp::{self, Compiled};
-use crate::linux::{exec, rlimits, user};
+use crate::linux::{exec, rlimits, scheduling, user};
 
 /// A process ready to exec: everything but the final seccomp filter (with no_new_privs it is
 /// installed as close to execve as possible) is in place.
@@ -44,6 +44,13 @@ pub fn prepare(process: &Process, seccomp_config: Option<&LinuxSeccomp>, preserv
         }
         other => other,
     };
+    // Before the capabilities go: real-time policies and classes need CAP_SYS_NICE/ADMIN.
+    if let Some(s) = process.scheduler() {
+        scheduling::apply_scheduler(s)?;
+    }
+    if let Some(io) = process.io_priority() {
+        scheduling::apply_io_priority(io.class(), io.priority())?;
+    }
     let caps = process.capabilities().as_ref().map(|c| CapSets::from_config(Some(c)));
     if let Some(c) = &caps {
         capabilities::apply_bounding(c)?;

@@ -45,17 +45,22 @@ pub fn start(dir: &ContainerDir, state: &State) -> Result<()> {
         return Err(Error::WrongState("cannot start a container that has stopped".into()));
     }
     std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
-    if buf[0] != b'0' {
-        // The init failed a startContainer hook and exited.
-        return Err(Error::Init(String::from_utf8_lossy(&buf[1..n]).into_owned()));
-    }
-    if !hooks::Phase::Poststart.of(&state.hooks).is_empty() {
+    // A failing startContainer hook (the init wrote its error instead of "0" and exited) or
+    // poststart hook: runtime.md#lifecycle says generate an error, stop the container and go on
+    // with its destruction (steps 12-13, poststop hooks included).
+    let failed = if buf[0] != b'0' {
+        Some(Error::Init(String::from_utf8_lossy(&buf[1..n]).into_owned()))
+    } else if !hooks::Phase::Poststart.of(&state.hooks).is_empty() {
         let json = state.oci_json("running", state.pid).to_string();
-        if let Err(e) = hooks::run(&state.hooks, hooks::Phase::Poststart, &json) {
-            // The spec: generate an error and stop the container.
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(state.pid), nix::sys::signal::Signal::SIGKILL);
-            return Err(e);
+        hooks::run(&state.hooks, hooks::Phase::Poststart, &json).err()
+    } else {
+        None
+    };
+    if let Some(e) = failed {
+        if let Err(d) = crate::container::destroy(dir, state) {
+            crate::log::warn(format!("destroy after a failed start: {d}"));
         }
+        return Err(e);
     }
     Ok(())
 }

@@ -68,6 +68,22 @@ pub fn apply_bounding(sets: &CapSets) -> Result<()> {
 /// Set inheritable, effective, permitted and ambient after the user switch (which kept the
 /// permitted set through PR_SET_KEEPCAPS).
 pub fn apply_process_sets(sets: &CapSets) -> Result<()> {
+    // A capability the runtime itself lacks (CAP_SYS_RESOURCE on some hosts) cannot be granted:
+    // warn and go on, rather than fail the container.
+    let held = caps::read(None, CapSet::Permitted).map_err(|e| cap_err("read permitted", e))?;
+    let keep = |s: &CapsHashSet| -> CapsHashSet {
+        for c in s.difference(&held) {
+            crate::log::warn(format!("capability {c} cannot be granted: the runtime does not hold it"));
+        }
+        s.intersection(&held).copied().collect()
+    };
+    let sets = &CapSets {
+        bounding: sets.bounding.clone(),
+        effective: keep(&sets.effective),
+        permitted: keep(&sets.permitted),
+        inheritable: keep(&sets.inheritable),
+        ambient: keep(&sets.ambient),
+    };
     caps::set(None, CapSet::Inheritable, &sets.inheritable).map_err(|e| cap_err("set inheritable", e))?;
     // Effective must stay within permitted: shrink effective first, then permitted, then set
     // effective to its final value.

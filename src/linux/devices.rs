@@ -83,7 +83,7 @@ pub fn create(root: BorrowedFd, dev: &Device, in_userns: bool) -> Result<()> {
     if r < 0 {
         let e = Errno::last();
         if e == Errno::EEXIST {
-            return Ok(());
+            return check_existing(parent.as_raw_fd(), &name, dev);
         }
         return Err(err(e));
     }
@@ -99,6 +99,24 @@ pub fn create(root: BorrowedFd, dev: &Device, in_userns: bool) -> Result<()> {
         return Err(err(Errno::last()));
     }
     Ok(())
+}
+
+/// A node already at a device's path must be that device (as runc, an identical node is fine).
+fn check_existing(dir: i32, name: &std::ffi::CStr, dev: &Device) -> Result<()> {
+    // SAFETY: stat is plain integers; all-zero is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid dirfd and name; `st` is a writable stat buffer.
+    if unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) } < 0 {
+        return Err(Error::sys(format!("stat existing {:?}", dev.path), Errno::last()));
+    }
+    let same_type = st.st_mode & libc::S_IFMT == dev.kind.bits();
+    let same_number = dev.kind == SFlag::S_IFIFO
+        || (libc::major(st.st_rdev) as i64 == dev.major && libc::minor(st.st_rdev) as i64 == dev.minor);
+    if same_type && same_number {
+        Ok(())
+    } else {
+        Err(Error::Other(format!("device {:?}: a different file already exists at that path", dev.path)))
+    }
 }
 
 /// /dev/fd, /dev/stdin, /dev/stdout, /dev/stderr, and /dev/ptmx pointing at the container's

@@ -11,6 +11,7 @@ pub mod namespaces;
 pub mod rlimits;
 pub mod rootfs;
 pub mod safe_path;
+pub mod scheduling;
 pub mod seccomp;
 pub mod user;
 

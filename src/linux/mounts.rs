@@ -21,6 +21,8 @@ pub struct MountOptions {
     /// Recursive attributes (`rro`, `rnosuid`, ...) applied with mount_setattr(AT_RECURSIVE).
     pub rec_set: u64,
     pub rec_clr: u64,
+    /// `tmpcopyup` (podman): fill a new tmpfs with what was under its mount point.
+    pub tmpcopyup: bool,
     pub data: Vec<String>,
 }
 
@@ -32,6 +34,7 @@ impl Default for MountOptions {
             propagation: MsFlags::empty(),
             rec_set: 0,
             rec_clr: 0,
+            tmpcopyup: false,
             data: Vec::new(),
         }
     }
@@ -51,7 +54,7 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "rshared", "slave", "rslave", "unbindable", "runbindable", "nosymfollow", "symfollow", "iversion",
     "noiversion", "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime",
     "rdiratime", "rrelatime", "rnorelatime", "rnoatime", "ratime", "rstrictatime", "rnostrictatime",
-    "rnosymfollow", "rsymfollow",
+    "rnosymfollow", "rsymfollow", "tmpcopyup",
 ];
 
 // mount_setattr(2) attributes.
@@ -84,8 +87,9 @@ fn recursive_attr(opt: &str) -> Option<(u64, u64)> {
         "rrelatime" => (ATTR_RELATIME, ATTR_ATIME_MASK),
         "rnoatime" => (ATTR_NOATIME, ATTR_ATIME_MASK),
         "rstrictatime" => (ATTR_STRICTATIME, ATTR_ATIME_MASK),
-        // The negations of atime modes leave the mode as it is.
-        "rnorelatime" | "ratime" | "rnostrictatime" => (0, 0),
+        "ratime" => (ATTR_RELATIME, ATTR_NOATIME),
+        // The negations of the other atime modes leave the mode as it is.
+        "rnorelatime" | "rnostrictatime" => (0, 0),
         "rnosymfollow" => (ATTR_NOSYMFOLLOW, 0),
         "rsymfollow" => (0, ATTR_NOSYMFOLLOW),
         _ => return None,
@@ -137,7 +141,11 @@ pub fn parse_options(options: &[String]) -> std::result::Result<MountOptions, St
             "symfollow" => (MsFlags::empty(), MS_NOSYMFOLLOW, MsFlags::empty()),
             "iversion" => (MS_I_VERSION, MsFlags::empty(), MsFlags::empty()),
             "noiversion" => (MsFlags::empty(), MS_I_VERSION, MsFlags::empty()),
-            "idmap" | "ridmap" | "tmpcopyup" | "copy-symlink" => {
+            "tmpcopyup" => {
+                o.tmpcopyup = true;
+                continue;
+            }
+            "idmap" | "ridmap" | "copy-symlink" => {
                 return Err(format!("mount option {opt:?} is not supported by this version of hull"));
             }
             other if recursive_attr(other).is_some() => {
@@ -228,6 +236,11 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
         }
     } else {
         let target = create_in_root(ctx.rootfs, dest, Kind::Dir).map_err(|e| mount_err(m, e))?;
+        // What is under the mount point now, for tmpcopyup: reachable through this fd afterwards.
+        let below = match opts.tmpcopyup && typ == "tmpfs" {
+            true => Some(super::open_fd(&fd_path(&target), nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY).map_err(|e| mount_err(m, e))?),
+            false => None,
+        };
         let src = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
         let data = opts.data.join(",");
         let data = (!data.is_empty()).then_some(data.as_str());
@@ -243,6 +256,11 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
             }
             Err(e) => return Err(mount_err(m, e)),
         }
+        if let Some(below) = below {
+            let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| mount_err(m, e))?;
+            copy_tree(&fd_path(&below), &fd_path(&mounted))
+                .map_err(|e| Error::Other(format!("tmpcopyup into {:?}: {e}", m.destination())))?;
+        }
     }
     if !opts.propagation.is_empty() {
         let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| mount_err(m, e))?;
@@ -251,6 +269,34 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
     if opts.rec_set != 0 || opts.rec_clr != 0 {
         let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| mount_err(m, e))?;
         set_attr_recursive(&mounted, opts.rec_set, opts.rec_clr).map_err(|e| mount_err(m, e))?;
+    }
+    Ok(())
+}
+
+/// Copy a directory tree (files, directories, symlinks; modes and owners kept) from `from` into
+/// the existing directory `to`.
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{lchown, MetadataExt, PermissionsExt};
+    let top = std::fs::metadata(from)?;
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(top.mode() & 0o7777))?;
+    lchown(to, Some(top.uid()), Some(top.gid()))?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let meta = entry.metadata()?;
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir(&dst)?;
+            copy_tree(&src, &dst)?;
+            continue;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+        } else if ft.is_file() {
+            std::fs::copy(&src, &dst)?;
+        } else {
+            continue;
+        }
+        lchown(&dst, Some(meta.uid()), Some(meta.gid()))?;
     }
     Ok(())
 }

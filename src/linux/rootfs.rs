@@ -19,7 +19,11 @@ use crate::error::{Context, Error, Result};
 /// rootfs onto itself so it is a mount point (pivot_root needs one). Returns an O_PATH fd of the
 /// bound rootfs, the anchor of every later path resolution.
 pub fn prepare(rootfs: &Path, propagation: Option<MsFlags>) -> Result<OwnedFd> {
-    let root_prop = propagation.unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC) | MsFlags::MS_REC;
+    // An unbindable "/" could not be bound below: it becomes unbindable after pivot_root.
+    let root_prop = match propagation {
+        Some(p) if !p.contains(MsFlags::MS_UNBINDABLE) => p | MsFlags::MS_REC,
+        _ => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+    };
     mount_raw(None, Path::new("/"), None, root_prop, None).ctx(|| "set propagation of \"/\"".into())?;
     if root_prop.contains(MsFlags::MS_SHARED) {
         // pivot_root refuses a shared parent mount: make the rootfs's parent mount private.

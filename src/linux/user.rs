@@ -9,7 +9,9 @@ use crate::error::{Context, Result};
 /// configured capabilities can be set afterwards.
 pub fn switch(user: &User, setgroups_allowed: bool) -> Result<()> {
     if setgroups_allowed {
-        let gids: Vec<Gid> = user.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
+        let mut gids: Vec<Gid> = user.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
+        let mut seen = std::collections::HashSet::new();
+        gids.retain(|g| seen.insert(*g));
         setgroups(&gids).ctx(|| format!("setgroups {:?}", user.additional_gids().clone().unwrap_or_default()))?;
     }
     nix::sys::prctl::set_keepcaps(true).ctx(|| "prctl PR_SET_KEEPCAPS".into())?;

@@ -87,7 +87,7 @@ fn recursive_attr(opt: &str) -> Option<(u64, u64)> {
         "rrelatime" => (ATTR_RELATIME, ATTR_ATIME_MASK),
         "rnoatime" => (ATTR_NOATIME, ATTR_ATIME_MASK),
         "rstrictatime" => (ATTR_STRICTATIME, ATTR_ATIME_MASK),
-        "ratime" => (ATTR_RELATIME, ATTR_NOATIME),
+        "ratime" => (ATTR_RELATIME, ATTR_ATIME_MASK),
         // The negations of the other atime modes leave the mode as it is.
         "rnorelatime" | "rnostrictatime" => (0, 0),
         "rnosymfollow" => (ATTR_NOSYMFOLLOW, 0),

@@ -105,6 +105,24 @@ pub fn validate(spec: &Spec) -> Result<()> {
     for key in linux.sysctl().iter().flatten().map(|(k, _)| k) {
         check_sysctl(key, &seen)?;
     }
+    // LSM labels: applied where the host has the LSM; a precise error where it does not.
+    let apparmor = process.apparmor_profile().as_deref().filter(|s| !s.is_empty());
+    if apparmor.is_some() && !std::path::Path::new("/sys/kernel/security/apparmor").exists() {
+        return Err(Error::config("process.apparmorProfile", "AppArmor is not enabled on this host"));
+    }
+    if apparmor.is_some() {
+        return Err(Error::config("process.apparmorProfile", "AppArmor profiles are not supported by this version of hull"));
+    }
+    for (path, label) in [("process.selinuxLabel", process.selinux_label()), ("linux.mountLabel", linux.mount_label())] {
+        if label.as_deref().is_some_and(|s| !s.is_empty()) {
+            let msg = if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+                "SELinux labels are not supported by this version of hull"
+            } else {
+                "SELinux is not enabled on this host"
+            };
+            return Err(Error::config(path, msg));
+        }
+    }
     if linux.intel_rdt().is_some() && !resctrl_mounted() {
         return Err(Error::config("linux.intelRdt", "Intel RDT needs the resctrl filesystem, which is not mounted on this host"));
     }

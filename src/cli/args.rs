@@ -8,7 +8,7 @@ const LONG_FLAGS: &[&str] = &[
     "pid-file", "console-socket", "no-pivot", "no-new-keyring", "preserve-fds", "detach", "keep",
     "force", "all", "format", "quiet", "no-subreaper", "process", "cwd", "env", "tty", "user",
     "additional-gids", "process-label", "apparmor", "no-new-privs", "cap", "cgroup", "ignore-paused",
-    "resources", "stats", "interval", "memory", "pids-limit", "cpu-quota", "cpu-period", "cpu-share",
+    "resources", "stats", "interval", "pidfd-socket", "memory", "pids-limit", "cpu-quota", "cpu-period", "cpu-share",
     "cpuset-cpus", "cpuset-mems", "memory-swap", "memory-reservation", "blkio-weight",
 ];
 
@@ -17,7 +17,7 @@ const VALUE_FLAGS: &[&str] = &[
     "--root", "--log", "--log-format", "--bundle", "-b", "--pid-file", "--console-socket", "--preserve-fds",
     "--format", "-f", "--rootless", "--process", "-p", "--cwd", "--env", "-e", "--user", "-u",
     "--additional-gids", "-g", "--process-label", "--apparmor", "--cap", "-c", "--cgroup",
-    "--resources", "-r", "--interval",
+    "--resources", "-r", "--interval", "--pidfd-socket",
 ];
 
 pub fn normalize(argv: Vec<String>) -> Vec<String> {

@@ -16,6 +16,9 @@ pub struct CreateArgs {
     /// Unix socket that receives the pty master of a terminal container
     #[arg(long)]
     pub console_socket: Option<PathBuf>,
+    /// Unix socket that receives a pidfd of the container's init
+    #[arg(long)]
+    pub pidfd_socket: Option<PathBuf>,
     /// File to write the container's init pid to
     #[arg(long)]
     pub pid_file: Option<PathBuf>,
@@ -48,6 +51,16 @@ impl CreateArgs {
 }
 
 pub fn run(g: &Globals, a: CreateArgs) -> Result<()> {
-    launch::create(&a.opts(g))?;
-    Ok(())
+    let (dir, state) = launch::create(&a.opts(g))?;
+    a.send_pidfd(&dir, &state)
+}
+
+impl CreateArgs {
+    /// `--pidfd-socket`; a failure undoes the create.
+    pub fn send_pidfd(&self, dir: &crate::container::ContainerDir, state: &crate::container::State) -> Result<()> {
+        let Some(path) = &self.pidfd_socket else { return Ok(()) };
+        crate::linux::console::send_pidfd(path, state.pid).inspect_err(|_| {
+            let _ = crate::container::destroy(dir, state);
+        })
+    }
 }

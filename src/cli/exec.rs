@@ -37,6 +37,9 @@ pub struct ExecArgs {
     /// Detach from the process
     #[arg(short = 'd', long)]
     pub detach: bool,
+    /// Unix socket that receives a pidfd of the process
+    #[arg(long)]
+    pub pidfd_socket: Option<PathBuf>,
     /// File to write the process's pid to
     #[arg(long)]
     pub pid_file: Option<PathBuf>,
@@ -158,5 +161,6 @@ pub fn run(g: &Globals, a: ExecArgs) -> Result<i32> {
         cgroup: a.cgroup.as_deref(),
         ignore_paused: a.ignore_paused,
         console_socket: a.console_socket.as_deref(),
+        pidfd_socket: a.pidfd_socket.as_deref(),
     })
 }

@@ -46,6 +46,7 @@ pub struct RunArgs {
 pub fn run(g: &Globals, a: RunArgs) -> Result<i32> {
     if a.detach {
         let (dir, state) = crate::launch::create(&a.create.opts(g))?;
+        a.create.send_pidfd(&dir, &state)?;
         if let Err(e) = crate::launch::start(&dir, &state) {
             let _ = container::destroy(&dir, &state);
             return Err(e);
@@ -65,6 +66,7 @@ pub fn run(g: &Globals, a: RunArgs) -> Result<i32> {
     }
     let (dir, state) = crate::launch::create(&opts)?;
     drop(theirs);
+    a.create.send_pidfd(&dir, &state)?;
     let terminal = state.process.as_ref().and_then(|p| p.terminal()) == Some(true);
     let master = if terminal && a.create.console_socket.is_none() { Some(receive_fd(&ours)?) } else { None };
     if let Err(e) = crate::launch::start(&dir, &state) {

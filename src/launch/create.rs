@@ -101,6 +101,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
 
     let cg_path = cgroups::resolve_path(linux.cgroups_path().as_deref(), opts.id)?;
     let plan = NsPlan::from_config(linux);
+    let listen_fds = socket_activation_fds();
     let (parent_ch, child_ch) = Channel::pair()?;
     let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
     let console = match (terminal, opts.console_socket) {
@@ -140,7 +141,8 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         lock_fd: dir.lock_fd(),
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
-        preserve_fds: opts.preserve_fds,
+        preserve_fds: opts.preserve_fds.max(listen_fds),
+        extra_env: if listen_fds > 0 { vec![format!("LISTEN_FDS={listen_fds}"), "LISTEN_PID=1".into()] } else { Vec::new() },
         console: console_fd,
         cgroup_path: &cg_path,
         id: opts.id,
@@ -212,6 +214,16 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     undo.cgroup = None;
     undo.poststop = None;
     Ok(state)
+}
+
+/// Socket activation (sd_listen_fds): LISTEN_FDS=N passes fds 3..3+N-1 to the container, whose
+/// process sees LISTEN_PID=1. Ignored when LISTEN_PID names another process.
+fn socket_activation_fds() -> u32 {
+    let Some(n) = std::env::var("LISTEN_FDS").ok().and_then(|v| v.parse::<u32>().ok()) else { return 0 };
+    match std::env::var("LISTEN_PID").ok().and_then(|v| v.parse::<u32>().ok()) {
+        Some(pid) if pid != std::process::id() => 0,
+        _ => n,
+    }
 }
 
 /// Hand a seccomp listener to the agent named by `linux.seccomp.listenerPath`.

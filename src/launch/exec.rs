@@ -29,6 +29,7 @@ pub struct ExecOpts<'a> {
     pub cgroup: Option<&'a str>,
     pub ignore_paused: bool,
     pub console_socket: Option<&'a Path>,
+    pub pidfd_socket: Option<&'a Path>,
 }
 
 /// Namespace types in the order they are joined: user first, so that the others (owned by it)
@@ -142,6 +143,9 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
     if let Some(p) = opts.pid_file {
         write_atomic(p, pid.to_string().as_bytes(), 0o644)?;
     }
+    if let Some(p) = opts.pidfd_socket {
+        console::send_pidfd(p, pid)?;
+    }
     drop(dir);
     match signals {
         None => Ok(0),
@@ -205,7 +209,7 @@ fn run_process(
         nix::unistd::setsid().ctx(|| "setsid".into())?;
         super::init::setup_console(sock, process, false)?;
     }
-    let prepared = process::prepare(process, seccomp, preserve_fds)?;
+    let prepared = process::prepare(process, seccomp, preserve_fds, &[])?;
     if let Some(l) = &prepared.listener {
         // The agent must have the listener before the process makes a notifying call.
         chan.send(&Msg::SeccompFd(l.as_raw_fd()))?;

@@ -30,6 +30,8 @@ pub struct InitCtx<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
+    /// Environment added to the process's (socket activation's LISTEN_FDS and LISTEN_PID).
+    pub extra_env: Vec<String>,
     /// Connected console socket: allocate a pty and send its master there.
     pub console: Option<RawFd>,
     pub cgroup_path: &'a Path,
@@ -111,7 +113,7 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     if let Some(sock) = ctx.console {
         setup_console(sock, process, true)?;
     }
-    let prepared = process::prepare(process, linux.seccomp().as_ref(), ctx.preserve_fds)?;
+    let prepared = process::prepare(process, linux.seccomp().as_ref(), ctx.preserve_fds, &ctx.extra_env)?;
     if let Some(l) = &prepared.listener {
         ctx.chan.send(&Msg::SeccompFd(std::os::fd::AsRawFd::as_raw_fd(l)))?;
     }

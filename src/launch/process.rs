@@ -26,7 +26,7 @@ pub struct Prepared {
 /// Apply `process` to the calling process, inside the container (after pivot_root or setns).
 /// `preserve_fds` extra descriptors after stdio stay open across execve; every other one is
 /// marked close-on-exec.
-pub fn prepare(process: &Process, seccomp_config: Option<&LinuxSeccomp>, preserve_fds: u32) -> Result<Prepared> {
+pub fn prepare(process: &Process, seccomp_config: Option<&LinuxSeccomp>, preserve_fds: u32, extra_env: &[String]) -> Result<Prepared> {
     if let Some(r) = process.rlimits() {
         rlimits::apply(r)?;
     }
@@ -69,6 +69,11 @@ pub fn prepare(process: &Process, seccomp_config: Option<&LinuxSeccomp>, preserv
     }
     let args = process.args().clone().unwrap_or_default();
     let mut env = process.env().clone().unwrap_or_default();
+    for e in extra_env {
+        let key = e.split('=').next().unwrap_or(e);
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", home_of(process.user().uid())));
     }

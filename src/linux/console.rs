@@ -90,11 +90,29 @@ pub fn open_pty(size: Option<ConsoleSize>) -> Result<Pty> {
 /// Send the pty master over the console socket: one message, the pty's name as payload and
 /// exactly one SCM_RIGHTS fd.
 pub fn send_master(sock: RawFd, pty: &Pty) -> Result<()> {
-    let fds = [pty.master.as_raw_fd()];
+    send_fd(sock, &pty.name, pty.master.as_raw_fd()).ctx(|| "send pty master over the console socket".into())
+}
+
+/// One message: `name` as payload, `fd` as the only SCM_RIGHTS descriptor.
+pub fn send_fd(sock: RawFd, name: &str, fd: RawFd) -> std::result::Result<(), Errno> {
+    let fds = [fd];
     let cmsg = [ControlMessage::ScmRights(&fds)];
-    let iov = [std::io::IoSlice::new(pty.name.as_bytes())];
-    sendmsg::<()>(sock, &iov, &cmsg, MsgFlags::empty(), None).ctx(|| "send pty master over the console socket".into())?;
-    Ok(())
+    let iov = [std::io::IoSlice::new(name.as_bytes())];
+    sendmsg::<()>(sock, &iov, &cmsg, MsgFlags::empty(), None).map(|_| ())
+}
+
+/// `--pidfd-socket`: send a pidfd of `pid` over the socket at `path`, framed as the console
+/// socket's message.
+pub fn send_pidfd(path: &Path, pid: i32) -> Result<()> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(Error::sys(format!("pidfd_open {pid}"), Errno::last()));
+    }
+    // SAFETY: fd is a new descriptor owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    let sock = connect_unix(path)?;
+    send_fd(sock.as_raw_fd(), "pidfd", fd.as_raw_fd()).ctx(|| format!("send pidfd over {path:?}"))
 }
 
 /// Make the slave the controlling terminal and stdio of the calling process (a session leader).

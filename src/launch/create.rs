@@ -104,16 +104,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     let listen_fds = socket_activation_fds();
     let (parent_ch, child_ch) = Channel::pair()?;
     let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
-    let console = match (terminal, opts.console_socket) {
-        (true, Some(path)) => Some(console::connect_socket(path)?),
-        (true, None) if opts.console_fd.is_none() => {
-            return Err(Error::Usage("cannot allocate tty if runc will detach without setting console socket".into()))
-        }
-        (false, Some(_)) => {
-            return Err(Error::Usage("cannot use console socket if runc will not detach or allocate tty".into()))
-        }
-        _ => None,
-    };
+    let console = console::socket_for(terminal, opts.console_socket, opts.console_fd.is_some())?;
     let console_fd = console.as_ref().map(|c| c.as_raw_fd()).or(opts.console_fd.filter(|_| terminal));
 
     let mut state = State {

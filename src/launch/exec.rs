@@ -76,16 +76,8 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
         return Err(Error::config("process.args", "must not be empty"));
     }
     let terminal = opts.process.terminal() == Some(true);
-    let console = match (terminal, opts.console_socket) {
-        (true, Some(path)) => Some(console::connect_socket(path)?),
-        (true, None) if opts.detach => {
-            return Err(Error::Usage("cannot allocate tty if runc will detach without setting console socket".into()))
-        }
-        (false, Some(_)) => {
-            return Err(Error::Usage("cannot use console socket if runc will not detach or allocate tty".into()))
-        }
-        _ => None,
-    };
+    // A foreground exec without a socket keeps the caller's stdio.
+    let console = console::socket_for(terminal, opts.console_socket, !opts.detach)?;
     let namespaces = open_namespaces(state.pid)?;
     let (parent_ch, child_ch) = Channel::pair()?;
     let signals = if opts.detach { None } else { Some(super::wait::block_signals()?) };

@@ -13,6 +13,20 @@ use crate::error::{Context, Error, Result};
 
 const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
 
+/// The console socket a process needs: connected when it has a terminal and a socket path; an
+/// error (runc's wording, which clients know) for a terminal without a socket when nothing else
+/// will take the pty (`relayed`: `run` in the foreground), or a socket without a terminal.
+pub fn socket_for(terminal: bool, path: Option<&Path>, relayed: bool) -> Result<Option<OwnedFd>> {
+    match (terminal, path) {
+        (true, Some(p)) => connect_socket(p).map(Some),
+        (true, None) if !relayed => {
+            Err(Error::Usage("cannot allocate tty if runc will detach without setting console socket".into()))
+        }
+        (false, Some(_)) => Err(Error::Usage("cannot use console socket if runc will not detach or allocate tty".into())),
+        _ => Ok(None),
+    }
+}
+
 /// Connect to the caller's console socket.
 pub fn connect_socket(path: &Path) -> Result<OwnedFd> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io("console socket", path, e))?;

@@ -110,6 +110,9 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     if let Some(p) = linux.personality() {
         crate::linux::scheduling::apply_personality(p)?;
     }
+    if let Some(p) = linux.memory_policy() {
+        crate::linux::scheduling::apply_memory_policy(p)?;
+    }
     if let Some(sock) = ctx.console {
         setup_console(sock, process, true)?;
     }

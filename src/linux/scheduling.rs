@@ -1,5 +1,5 @@
-//! `process.scheduler` (sched_setattr), `process.ioPriority` (ioprio_set) and
-//! `linux.personality` (personality).
+//! `process.scheduler` (sched_setattr), `process.ioPriority` (ioprio_set),
+//! `linux.personality` (personality) and `linux.memoryPolicy` (set_mempolicy).
 
 use nix::errno::Errno;
 use oci_spec::runtime::{IOPriorityClass, LinuxPersonality, LinuxPersonalityDomain, LinuxSchedulerFlag, LinuxSchedulerPolicy, Scheduler};
@@ -87,6 +87,52 @@ pub fn apply_personality(p: &LinuxPersonality) -> Result<()> {
     // SAFETY: personality takes a plain integer.
     if unsafe { libc::personality(persona) } < 0 {
         return Err(Error::sys(format!("linux.personality: personality {:?}", p.domain()), Errno::last()));
+    }
+    Ok(())
+}
+
+/// `linux.memoryPolicy`: set_mempolicy(2) for the container process (inherited across fork and
+/// execve). `nodes` is a list like "0-3,5".
+pub fn apply_memory_policy(p: &oci_spec::runtime::LinuxMemoryPolicy) -> Result<()> {
+    use oci_spec::runtime::{MemoryPolicyFlagType as F, MemoryPolicyModeType as M};
+    let mut mode: i64 = match p.mode() {
+        M::MpolDefault => 0,
+        M::MpolPreferred => 1,
+        M::MpolBind => 2,
+        M::MpolInterleave => 3,
+        M::MpolLocal => 4,
+        M::MpolPreferredMany => 5,
+        M::MpolWeightedInterleave => 6,
+    };
+    for f in p.flags().iter().flatten() {
+        mode |= match f {
+            F::MpolFNumaBalancing => 1 << 13,
+            F::MpolFRelativeNodes => 1 << 14,
+            F::MpolFStaticNodes => 1 << 15,
+        };
+    }
+    let mut mask = [0u64; 16];
+    for part in p.nodes().as_deref().unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let bad = || Error::config("linux.memoryPolicy.nodes", format!("{part:?} is not a node or a range of nodes"));
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.parse::<usize>().map_err(|_| bad())?, b.parse::<usize>().map_err(|_| bad())?),
+            None => {
+                let n = part.parse::<usize>().map_err(|_| bad())?;
+                (n, n)
+            }
+        };
+        if lo > hi || hi >= mask.len() * 64 {
+            return Err(bad());
+        }
+        for n in lo..=hi {
+            mask[n / 64] |= 1 << (n % 64);
+        }
+    }
+    let has_nodes = mask.iter().any(|w| *w != 0);
+    let (ptr, maxnode) = if has_nodes { (mask.as_ptr(), mask.len() * 64 + 1) } else { (std::ptr::null(), 0) };
+    // SAFETY: `mask` outlives the call and maxnode bounds what the kernel reads from it.
+    if unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) } < 0 {
+        return Err(Error::sys(format!("linux.memoryPolicy: set_mempolicy {:?}", p.mode()), Errno::last()));
     }
     Ok(())
 }

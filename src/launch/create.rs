@@ -3,7 +3,7 @@
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{open, OFlag};
+use nix::fcntl::OFlag;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
 use nix::sys::wait::waitpid;
@@ -97,7 +97,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     // The umask may have cleared the write bits that a non-root container user needs.
     std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
         .map_err(|e| Error::io("chmod", &fifo, e))?;
-    let fifo_fd = open(&fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).ctx(|| format!("open {fifo:?}"))?;
+    let fifo_fd = crate::linux::open_fd(&fifo, OFlag::O_PATH).ctx(|| format!("open {fifo:?}"))?;
 
     let cg_path = cgroups::resolve_path(linux.cgroups_path().as_deref(), opts.id)?;
     let plan = NsPlan::from_config(linux);

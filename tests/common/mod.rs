@@ -28,6 +28,7 @@
 mod bundle;
 mod parse;
 pub use bundle::*;
+#[allow(unused_imports)]
 pub use parse::*;
 
 use serde_json::Value;

@@ -21,6 +21,11 @@ pub use status::{derive_status, process_start_time, Status};
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+/// Directory in the state dir holding the container's sd_notify socket (bound by `start`).
+pub const NOTIFY_DIR: &str = "notify";
+/// Where the container sees that directory, and its NOTIFY_SOCKET.
+pub const NOTIFY_DIR_IN_CONTAINER: &str = "/run/notify";
+pub const NOTIFY_SOCKET_IN_CONTAINER: &str = "/run/notify/notify.sock";
 
 /// Check an id against `[A-Za-z0-9_+.-]+` (and refuse `.`/`..`, which name directories).
 pub fn validate_id(id: &str) -> Result<()> {

@@ -34,6 +34,9 @@ pub struct State {
     pub process: Option<Process>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seccomp: Option<LinuxSeccomp>,
+    /// The caller's NOTIFY_SOCKET (sd_notify), to which `start` relays READY=1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_socket: Option<PathBuf>,
 }
 
 /// Where the container's cgroup is and whether hull made it (only then is it removed).

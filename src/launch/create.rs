@@ -102,6 +102,25 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     let cg_path = cgroups::resolve_path(linux.cgroups_path().as_deref(), opts.id)?;
     let plan = NsPlan::from_config(linux);
     let listen_fds = socket_activation_fds();
+    let notify_socket = std::env::var_os("NOTIFY_SOCKET").filter(|s| !s.is_empty()).map(PathBuf::from);
+    let notify_dir = match &notify_socket {
+        Some(_) => {
+            let d = dir.path.join(crate::container::NOTIFY_DIR);
+            std::fs::create_dir(&d).map_err(|e| Error::io("create", &d, e))?;
+            std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .map_err(|e| Error::io("chmod", &d, e))?;
+            Some(d)
+        }
+        None => None,
+    };
+    let mut extra_env = Vec::new();
+    if listen_fds > 0 {
+        extra_env.push(format!("LISTEN_FDS={listen_fds}"));
+        extra_env.push("LISTEN_PID=1".into());
+    }
+    if notify_socket.is_some() {
+        extra_env.push(format!("NOTIFY_SOCKET={}", crate::container::NOTIFY_SOCKET_IN_CONTAINER));
+    }
     let (parent_ch, child_ch) = Channel::pair()?;
     let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
     let console = console::socket_for(terminal, opts.console_socket, opts.console_fd.is_some())?;
@@ -121,6 +140,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         hooks: spec.hooks().clone(),
         process: spec.process().clone(),
         seccomp: linux.seccomp().clone(),
+        notify_socket,
     };
     let ctx = InitCtx {
         spec,
@@ -133,7 +153,8 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds.max(listen_fds),
-        extra_env: if listen_fds > 0 { vec![format!("LISTEN_FDS={listen_fds}"), "LISTEN_PID=1".into()] } else { Vec::new() },
+        extra_env,
+        notify_dir,
         console: console_fd,
         cgroup_path: &cg_path,
         id: opts.id,

@@ -30,8 +30,11 @@ pub struct InitCtx<'a> {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
-    /// Environment added to the process's (socket activation's LISTEN_FDS and LISTEN_PID).
+    /// Environment added to the process's (socket activation's LISTEN_FDS and LISTEN_PID,
+    /// NOTIFY_SOCKET).
     pub extra_env: Vec<String>,
+    /// sd_notify: the state dir's notify directory, bound at /run/notify in the container.
+    pub notify_dir: Option<std::path::PathBuf>,
     /// Connected console socket: allocate a pty and send its master there.
     pub console: Option<RawFd>,
     pub cgroup_path: &'a Path,
@@ -237,6 +240,16 @@ fn build_rootfs(ctx: &InitCtx, linux: &oci_spec::runtime::Linux, process: &oci_s
             devices::create(root_fd.as_fd(), d, in_userns)?;
         }
         devices::create_symlinks(root_fd.as_fd())?;
+    }
+    if let Some(d) = &ctx.notify_dir {
+        let m = oci_spec::runtime::MountBuilder::default()
+            .destination(crate::container::NOTIFY_DIR_IN_CONTAINER)
+            .typ("bind")
+            .source(d.clone())
+            .options(["bind", "nosuid", "nodev", "noexec", "ro"].map(String::from).to_vec())
+            .build()
+            .map_err(|e| Error::Other(format!("notify socket mount: {e}")))?;
+        mount_entry(&mctx, mounts.len(), &m)?;
     }
     // runc creates a missing cwd, as root, before the user switch.
     create_in_root(root_fd.as_fd(), process.cwd(), Kind::Dir)

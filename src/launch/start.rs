@@ -20,6 +20,11 @@ pub fn start(dir: &ContainerDir, state: &State) -> Result<()> {
             return Err(Error::WrongState("cannot start an already running container".into()))
         }
     }
+    // sd_notify: listen before the process can run, so its READY=1 cannot be missed.
+    let notify = match &state.notify_socket {
+        Some(_) => Some(bind_notify(dir)?),
+        None => None,
+    };
     let path = dir.fifo_path();
     // Non-blocking open: a reader may open a fifo without a writer; then wait for the init's
     // byte while checking that the init is still alive, so a dead init cannot hang `start`.
@@ -62,5 +67,47 @@ pub fn start(dir: &ContainerDir, state: &State) -> Result<()> {
         }
         return Err(e);
     }
+    if let (Some(sock), Some(host)) = (notify, &state.notify_socket) {
+        relay_ready(&sock, host, state)?;
+    }
     Ok(())
+}
+
+/// Bind the container's notify socket in the state dir (seen in the container at
+/// /run/notify/notify.sock), writable by any container user.
+fn bind_notify(dir: &ContainerDir) -> Result<std::os::unix::net::UnixDatagram> {
+    let path = dir.path.join(crate::container::NOTIFY_DIR).join("notify.sock");
+    let _ = std::fs::remove_file(&path);
+    let sock = std::os::unix::net::UnixDatagram::bind(&path).map_err(|e| Error::io("bind notify socket", &path, e))?;
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+        .map_err(|e| Error::io("chmod", &path, e))?;
+    sock.set_read_timeout(Some(std::time::Duration::from_millis(100)))
+        .map_err(|e| Error::io("configure notify socket", &path, e))?;
+    Ok(sock)
+}
+
+/// Wait for the container's READY=1 and pass it on to the caller's NOTIFY_SOCKET with the init's
+/// pid as MAINPID, as runc does; `start` returns then (or when the container stops first).
+fn relay_ready(sock: &std::os::unix::net::UnixDatagram, host: &std::path::Path, state: &State) -> Result<()> {
+    let mut buf = [0u8; 4096];
+    loop {
+        match sock.recv(&mut buf) {
+            Ok(n) => {
+                let msg = String::from_utf8_lossy(&buf[..n]);
+                if msg.lines().any(|l| l.trim() == "READY=1") {
+                    let out = format!("READY=1\nMAINPID={}", state.pid);
+                    let client = std::os::unix::net::UnixDatagram::unbound()
+                        .map_err(|e| Error::Other(format!("notify relay socket: {e}")))?;
+                    client.send_to(out.as_bytes(), host).map_err(|e| Error::io("relay READY=1 to", host, e))?;
+                    return Ok(());
+                }
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted) => {
+                if !crate::container::status::init_alive(state) {
+                    return Ok(());
+                }
+            }
+            Err(e) => return Err(Error::Other(format!("notify socket: {e}"))),
+        }
+    }
 }

@@ -41,14 +41,6 @@ fn host_sh(t: &Test, tag: &str, script: &str) -> Out {
     }
 }
 
-/// `key=value` lines printed by a container.
-#[track_caller]
-fn kv<'a>(text: &'a str, key: &str) -> &'a str {
-    text.lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
-        .unwrap_or_else(|| panic!("no {key}= line in:\n{text}"))
-}
-
 /// 1. `tmpcopyup` (podman puts it on its tmpfs mounts): the tmpfs is seeded with what the rootfs
 /// had at the destination, even with a read-only root; without it the tmpfs is empty.
 #[test]

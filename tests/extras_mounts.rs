@@ -37,13 +37,6 @@ impl Drop for HostTmpfs {
     }
 }
 
-#[track_caller]
-fn kv<'a>(text: &'a str, key: &str) -> &'a str {
-    text.lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
-        .unwrap_or_else(|| panic!("no {key}= line in:\n{text}"))
-}
-
 /// 9. `rro` makes an rbind read-only recursively (the submount too); plain `ro` only the top.
 #[test]
 fn rro_versus_ro_on_rbind() {

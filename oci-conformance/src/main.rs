@@ -512,16 +512,7 @@ fn single(o: &Opt) -> i32 {
         o2.json = None;
         match run_runtime(&o2, "runc", runc, false) {
             Ok(base) => {
-                let bm: HashMap<&str, &Outcome> =
-                    base.iter().map(|(n, o)| (n.as_str(), o)).collect();
-                let regress: Vec<&String> = r
-                    .iter()
-                    .filter(|(n, out)| {
-                        matches!(out, Outcome::Fail(_))
-                            && matches!(bm.get(n.as_str()), Some(Outcome::Pass))
-                    })
-                    .map(|(n, _)| n)
-                    .collect();
+                let regress = regressions(&r, &base);
                 let (bp, bf, bs) = totals(&base);
                 println!("# runc: {} passed, {} failed, {} skipped", bp, bf, bs);
                 // A case that fails once on a busy machine is run again alone before it counts:
@@ -564,6 +555,15 @@ fn single(o: &Opt) -> i32 {
     println!("1..{}", r.len());
     println!("{} passed, {} failed, {} skipped", p, f, s);
     code
+}
+
+/// Cases that fail in `r` but pass in `base`.
+fn regressions<'a>(r: &'a Results, base: &Results) -> Vec<&'a String> {
+    let bm: HashMap<&str, &Outcome> = base.iter().map(|(n, o)| (n.as_str(), o)).collect();
+    r.iter()
+        .filter(|(n, out)| matches!(out, Outcome::Fail(_)) && matches!(bm.get(n.as_str()), Some(Outcome::Pass)))
+        .map(|(n, _)| n)
+        .collect()
 }
 
 fn clone_opt(o: &Opt) -> Opt {
@@ -622,16 +622,7 @@ fn compare(o: &Opt) -> i32 {
         };
         match (get(gate), get("runc")) {
             (Some(g), Some(base)) => {
-                let bm: HashMap<&str, &Outcome> =
-                    base.iter().map(|(n, o)| (n.as_str(), o)).collect();
-                let reg: Vec<&String> = g
-                    .iter()
-                    .filter(|(n, out)| {
-                        matches!(out, Outcome::Fail(_))
-                            && matches!(bm.get(n.as_str()), Some(Outcome::Pass))
-                    })
-                    .map(|(n, _)| n)
-                    .collect();
+                let reg = regressions(g, &base);
                 for n in &reg {
                     println!("# REGRESSION vs runc ({} fails, runc passes): {}", gate, n);
                 }

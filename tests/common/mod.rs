@@ -548,3 +548,11 @@ impl Spawned {
         }
     }
 }
+
+/// The value of the `key=value` line in a container's output.
+#[track_caller]
+pub fn kv<'a>(text: &'a str, key: &str) -> &'a str {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+        .unwrap_or_else(|| panic!("no {key}= line in:\n{text}"))
+}

@@ -4,10 +4,9 @@
 mod common;
 
 use common::*;
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use serde_json::json;
 use std::fs::{self, File};
-use std::io::{IoSliceMut, Read, Write};
+use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -60,25 +59,7 @@ impl ConsoleSocket {
         assert!(readable(self.listener.as_raw_fd(), IO_TIMEOUT), "the runtime never connected to the console socket");
         let (stream, _) = self.listener.accept().unwrap();
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        let mut buf = vec![0u8; 8192];
-        let mut cmsg_buf = nix::cmsg_space!([RawFd; 8]);
-        let (bytes, fds, cmsgs, flags) = {
-            let mut iov = [IoSliceMut::new(&mut buf)];
-            let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg_buf), MsgFlags::MSG_CMSG_CLOEXEC)
-                .expect("recvmsg on the console socket");
-            let mut fds = vec![];
-            let mut cmsgs = 0;
-            for c in msg.cmsgs().unwrap() {
-                cmsgs += 1;
-                if let ControlMessageOwned::ScmRights(v) = c {
-                    // SAFETY: received descriptors are new and ours.
-                    fds.extend(v.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
-                }
-            }
-            (msg.bytes, fds, cmsgs, msg.flags)
-        };
-        assert!(!flags.contains(MsgFlags::MSG_CTRUNC), "control data truncated");
-        let name = String::from_utf8_lossy(&buf[..bytes]).into_owned();
+        let (name, fds, cmsgs) = recv_with_fds(stream.as_raw_fd(), "console socket");
         // Nothing may follow the message. (The runtime may keep its end open until it exits:
         // a non-detached exec does, as runc does; so wait briefly, not for EOF.)
         let mut trailing = vec![];

@@ -3,12 +3,10 @@
 mod common;
 
 use common::*;
-use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use serde_json::{json, Value};
 use std::ffi::CString;
 use std::fs;
-use std::io::IoSliceMut;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -133,22 +131,7 @@ fn receive(l: &UnixListener) -> (String, Vec<OwnedFd>, usize) {
     let stream = wait_for("a connection on the pidfd socket", || l.accept().ok().map(|(s, _)| s));
     stream.set_nonblocking(false).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut buf = vec![0u8; 4096];
-    let mut cmsg_buf = nix::cmsg_space!([RawFd; 8]);
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut cmsg_buf), MsgFlags::MSG_CMSG_CLOEXEC)
-        .expect("recvmsg on the pidfd socket");
-    let mut fds = vec![];
-    let mut cmsgs = 0;
-    for c in msg.cmsgs().unwrap() {
-        cmsgs += 1;
-        if let ControlMessageOwned::ScmRights(v) = c {
-            // SAFETY: received descriptors are new and ours.
-            fds.extend(v.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
-        }
-    }
-    let n = msg.bytes;
-    (String::from_utf8_lossy(&buf[..n]).into_owned(), fds, cmsgs)
+    recv_with_fds(stream.as_raw_fd(), "pidfd socket")
 }
 
 /// The `Pid:` of a pidfd, from /proc/self/fdinfo.

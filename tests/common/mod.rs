@@ -556,3 +556,27 @@ pub fn kv<'a>(text: &'a str, key: &str) -> &'a str {
         .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
         .unwrap_or_else(|| panic!("no {key}= line in:\n{text}"))
 }
+
+/// One message from a unix stream `fd`: (payload, the descriptors sent with SCM_RIGHTS, the
+/// number of control messages). Panics if the control data was truncated.
+pub fn recv_with_fds(fd: std::os::fd::RawFd, what: &str) -> (String, Vec<std::os::fd::OwnedFd>, usize) {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::FromRawFd;
+    let mut buf = vec![0u8; 8192];
+    let mut cmsg_buf = nix::cmsg_space!([std::os::fd::RawFd; 8]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(fd, &mut iov, Some(&mut cmsg_buf), MsgFlags::MSG_CMSG_CLOEXEC)
+        .unwrap_or_else(|e| panic!("recvmsg on the {what}: {e}"));
+    assert!(!msg.flags.contains(MsgFlags::MSG_CTRUNC), "{what}: control data truncated");
+    let mut fds = vec![];
+    let mut cmsgs = 0;
+    for c in msg.cmsgs().unwrap() {
+        cmsgs += 1;
+        if let ControlMessageOwned::ScmRights(v) = c {
+            // SAFETY: received descriptors are new and ours.
+            fds.extend(v.into_iter().map(|fd| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }));
+        }
+    }
+    let n = msg.bytes;
+    (String::from_utf8_lossy(&buf[..n]).into_owned(), fds, cmsgs)
+}

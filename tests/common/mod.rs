@@ -179,8 +179,21 @@ pub fn wait_file(path: &Path) -> String {
 // ---------------------------------------------------------------------------------------------
 // Host observations
 
-/// Every cgroup hierarchy directory under /sys/fs/cgroup (v1 controllers and `unified`).
+/// True on a pure cgroup v2 host (/sys/fs/cgroup is a cgroup2 mount), false on a v1 or hybrid
+/// host. The cgroup tests run on both: v1 on the host, v2 in the VM lane (`make test-cgroupv2`).
+pub fn cgroup_v2() -> bool {
+    let c = std::ffi::CString::new(CG_ROOT).unwrap();
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: statfs writes into `st`, which outlives the call.
+    unsafe { libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type == libc::CGROUP2_SUPER_MAGIC }
+}
+
+/// Every cgroup hierarchy directory: the v1 controllers and `unified` under /sys/fs/cgroup on a
+/// v1 or hybrid host, /sys/fs/cgroup itself on a v2 host.
 pub fn cgroup_hierarchies() -> Vec<PathBuf> {
+    if cgroup_v2() {
+        return vec![PathBuf::from(CG_ROOT)];
+    }
     let mut v: Vec<PathBuf> = fs::read_dir(CG_ROOT)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
@@ -193,8 +206,12 @@ pub fn cgroup_hierarchies() -> Vec<PathBuf> {
     v
 }
 
-/// `/sys/fs/cgroup/<ctrl>/hull-test/<id>`
+/// The container's cgroup directory for controller `ctrl`: `/sys/fs/cgroup/<ctrl>/hull-test/<id>`
+/// on v1, `/sys/fs/cgroup/hull-test/<id>` (whatever `ctrl`) on v2.
 pub fn cgroup_dir(ctrl: &str, id: &str) -> PathBuf {
+    if cgroup_v2() {
+        return Path::new(CG_ROOT).join(CG_PREFIX).join(id);
+    }
     Path::new(CG_ROOT).join(ctrl).join(CG_PREFIX).join(id)
 }
 

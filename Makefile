@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 HULL_RELEASE := target/release/hull
 ROOTFS := bundles/busybox/rootfs
 
-.PHONY: all build release rootfs demo test unit bench clean test-clients
+.PHONY: all build release rootfs demo test unit bench clean test-clients test-cgroupv2
 
 all: build
 
@@ -28,6 +28,12 @@ demo: release rootfs
 # machine's PID 1 reaps them only about a second late.
 test: build
 	tini -s -- $(CARGO) test --workspace -- --test-threads=4
+
+# Pure cgroup v2 lane: the cgroup integration tests inside a QEMU VM (software emulation) whose
+# only hierarchy is cgroup2, for this cgroup v1 hybrid host. VM_TESTS="cgroups ..." picks the test
+# targets, VM_FILTER=NAME is passed to them, VM_TIMEOUT (s) bounds the VM. See tests/vm/.
+test-cgroupv2:
+	VM_TESTS="$(VM_TESTS)" VM_FILTER="$(VM_FILTER)" VM_TIMEOUT="$(VM_TIMEOUT)" tests/vm/run-cgroupv2.sh
 
 # Real clients end to end (containerd+ctr, dockerd, podman+conmon, Kubernetes CRI), each lane with
 # its own daemons in private temp dirs on private sockets: see tests/clients/README.md.

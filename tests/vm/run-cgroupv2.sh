@@ -1,0 +1,147 @@
+#!/bin/bash
+# The pure cgroup v2 lane: hull's own integration tests (default: tests/cgroups.rs) inside a QEMU
+# VM (software emulation) whose only cgroup hierarchy is cgroup2 on /sys/fs/cgroup.
+#   tests/vm/run-cgroupv2.sh      (`make test-cgroupv2` runs it)
+# Environment:
+#   VM_TESTS="cgroups"   integration test targets (tests/<name>.rs) to run, in one boot
+#   VM_FILTER=...        passed to each test binary (a test-name filter, or e.g. "--exact NAME")
+#   VM_TIMEOUT=900       seconds before qemu is killed and the lane fails
+#   VM_MODULES="fuse loop"  kernel modules loaded in the VM (device nodes some tests use)
+#   VM_MEM=1024          guest memory in MiB
+# Cache (ignored by git): .cache/vm/ holds the kernel .deb, the vmlinux extracted from it and the
+# modules. Log: target/vm/cgroupv2.log (the serial console). Exit status 0 only if the tests ran
+# to the end marker and all passed.
+set -euo pipefail
+start=$(date +%s.%N)
+repo=$(cd "$(dirname "$0")/../.." && pwd -P)
+here=$repo/tests/vm
+cache=$repo/.cache/vm
+work=$repo/target/vm
+log=$work/cgroupv2.log
+VM_TESTS=${VM_TESTS:-cgroups}
+VM_FILTER=${VM_FILTER:-}
+VM_TIMEOUT=${VM_TIMEOUT:-900}
+VM_MODULES=${VM_MODULES-fuse loop}
+VM_MEM=${VM_MEM:-1024}
+say() { echo "test-cgroupv2: $*"; }
+elapsed() { echo "$(date +%s.%N) $1" | awk '{printf "%.1f", $1 - $2}'; }
+mkdir -p "$cache" "$work"
+
+# 1. The kernel: Debian's current 6.1 image (the real package behind linux-image-amd64), cached.
+pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+[ -n "$pkg" ] || { say "cannot resolve linux-image-amd64 (run apt-get update)"; exit 1; }
+kdir=$cache/$pkg
+if [ ! -f "$kdir/vmlinux" ]; then
+    say "downloading $pkg"
+    rm -rf "$kdir" && mkdir -p "$kdir"
+    (cd "$kdir" && apt-get download -q -o APT::Sandbox::User=root "$pkg")
+    mkdir "$kdir/x"
+    dpkg-deb --fsys-tarfile "$kdir"/*.deb | tar -x -C "$kdir/x" --wildcards './boot/vmlinuz-*'
+    ls "$kdir"/x/boot/vmlinuz-* | sed 's|.*/vmlinuz-||' > "$kdir/version"
+    /usr/bin/python3 "$here/extract-vmlinux.py" "$kdir"/x/boot/vmlinuz-* "$kdir/vmlinux"
+    rm -rf "$kdir/x"
+fi
+mkdir -p "$kdir/modules"
+for m in $VM_MODULES; do
+    [ -f "$kdir/modules/$m.ko" ] && continue
+    dpkg-deb --fsys-tarfile "$kdir"/*.deb |
+        tar -x -O --wildcards "./lib/modules/*/$m.ko" > "$kdir/modules/$m.ko.tmp"
+    mv "$kdir/modules/$m.ko.tmp" "$kdir/modules/$m.ko"
+done
+
+# 2. What runs inside: hull, the test binaries, the shared test rootfs, all at their host paths
+#    (the tests find them through paths compiled in: CARGO_BIN_EXE_hull, CARGO_MANIFEST_DIR).
+cd "$repo"
+cargo build
+args=()
+for t in $VM_TESTS; do args+=(--test "$t"); done
+bins=$(cargo test "${args[@]}" --no-run --message-format=json | /usr/bin/python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
+        print(m["executable"])')
+[ "$(grep -c . <<<"$bins")" = "$(echo $VM_TESTS | wc -w)" ] || { say "test binaries not found: $bins"; exit 1; }
+
+# The shared busybox rootfs, made as tests/common/bundle.rs makes it (marker name read from there).
+marker=$(sed -n 's/.*ROOTFS_MARKER: &str = "\(.*\)";/\1/p' tests/common/bundle.rs)
+rootfs=$repo/target/test-rootfs
+if [ ! -e "$rootfs/$marker" ]; then
+    tmp=$rootfs.tmp-$$
+    sh bundles/build-rootfs.sh "$tmp"
+    mkdir -p "$tmp"/mnt "$tmp"/out "$tmp"/data "$tmp"/run
+    touch "$tmp"/etc/hosts "$tmp"/etc/resolv.conf "$tmp"/run/.containerenv "$tmp/$marker"
+    rm -rf "$rootfs" && mv "$tmp" "$rootfs"
+fi
+
+# 3. The initramfs: static busybox (+ applet links) and tini, the binaries stripped, with their
+#    libraries from ldd, the modules, /init and its config.
+ird=$work/initramfs
+rm -rf "$ird" && mkdir -p "$ird"/bin "$ird"/usr/bin "$ird"/etc "$ird"/root "$ird"/lib/modules
+cp /bin/busybox "$ird"/bin/busybox
+for a in $(/bin/busybox --list-full); do
+    [ -e "$ird/$a" ] || { mkdir -p "$ird/$(dirname "$a")" && ln -s /bin/busybox "$ird/$a"; }
+done
+cp /usr/bin/tini-static "$ird"/usr/bin/
+for m in $VM_MODULES; do cp "$kdir/modules/$m.ko" "$ird"/lib/modules/; done
+put() { mkdir -p "$ird$(dirname "$1")" && cp -L "$1" "$ird$1"; }
+for b in "$repo/target/debug/hull" $bins; do
+    put "$b" && strip "$ird$b"
+    for lib in $(ldd "$b" | grep -o '/[^ ]*'); do [ -e "$ird$lib" ] || put "$lib"; done
+done
+mkdir -p "$ird$repo/target"
+cp -a "$rootfs" "$ird$rootfs"
+: > "$ird$repo/target/hull-test.lock"
+cp "$here/init" "$ird/init" && chmod 755 "$ird/init"
+{ printf 'TESTS=%q\n' "$(echo $bins)"; printf 'FILTER=%q\n' "$VM_FILTER"; } > "$ird/etc/hull-vm.conf"
+(cd "$ird" && find . | /bin/busybox cpio -o -H newc 2>/dev/null) | gzip -1 > "$work/initrd.gz"
+say "initramfs $(du -h "$work/initrd.gz" | cut -f1), kernel $(cat "$kdir/version"), prepared in $(elapsed "$start") s"
+
+# 4. Boot. The serial console goes to the log; tail streams it. qemu is killed (by its pid) on
+#    timeout or interrupt.
+boot=$(date +%s.%N)
+qemu-system-x86_64 -M microvm,acpi=off -accel tcg,thread=multi -smp 2 -m "$VM_MEM" \
+    -nographic -no-reboot -kernel "$kdir/vmlinux" -initrd "$work/initrd.gz" \
+    -append "console=ttyS0 quiet panic=-1 reboot=t mitigations=off acpi=off" </dev/null >"$log" 2>&1 &
+qpid=$!
+trap 'kill "$qpid" 2>/dev/null || true' EXIT
+tail -n +1 -f --pid="$qpid" "$log" &
+timed_out=0 up=
+while kill -0 "$qpid" 2>/dev/null; do
+    [ -z "$up" ] && grep -q 'hull-vm: userspace up' "$log" && up=$(elapsed "$boot")
+    if [ "$(elapsed "$boot" | cut -d. -f1)" -ge "$VM_TIMEOUT" ]; then
+        timed_out=1; kill "$qpid"; break
+    fi
+    sleep 0.2
+done
+wait "$qpid" || true
+wait || true   # tail
+trap - EXIT
+
+# 5. The verdict, from the log alone.
+out=$(tr -d '\r' < "$log")
+fail=()
+[ "$timed_out" = 1 ] && fail+=("timed out after $VM_TIMEOUT s")
+grep -q 'Kernel panic' <<<"$out" && fail+=("kernel panic")
+end=$(grep -o 'hull-vm: END TESTS exit code [0-9]*' <<<"$out" || true)
+[ -n "$end" ] || fail+=("no end marker")
+[ -n "$end" ] && [ "${end##* }" != 0 ] && fail+=("test exit code ${end##* }")
+results=$(grep '^test result:' <<<"$out" || true)
+[ "$(grep -c . <<<"$results")" = "$(echo $VM_TESTS | wc -w)" ] || fail+=("missing 'test result:' lines")
+[ -n "$results" ] && grep -qv '^test result: ok\. [0-9]* passed; 0 failed' <<<"$results" && fail+=("tests failed")
+# A filter that selects nothing must not pass silently.
+[ -z "$results" ] || grep -q '^test result: .* [1-9][0-9]* passed' <<<"$results" || fail+=("no test passed")
+echo
+say "---- summary ----"
+grep -E '^hull-vm: (kernel|/sys/fs/cgroup is|cgroup\.subtree_control|.* exit code)' <<<"$out" || true
+[ -n "$results" ] && echo "$results"
+failed=$(sed -n '/^failures:$/,/^test result:/{/^    [^ ]/p}' <<<"$out" | sort -u)
+[ -n "$failed" ] && { echo "failed tests:"; echo "$failed"; }
+# Where each failing test panicked, and the first line of its message.
+grep -A1 "^thread '.*' .*panicked at" <<<"$out" | grep -v '^--$' || true
+say "boot to userspace ${up:-?} s, VM $(elapsed "$boot") s, lane wall time $(elapsed "$start") s, log $log"
+if [ ${#fail[@]} -gt 0 ]; then
+    say "FAIL: $(IFS=';'; echo "${fail[*]}")"
+    exit 1
+fi
+say "PASS"

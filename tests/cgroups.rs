@@ -499,3 +499,34 @@ fn delete_keeps_a_cgroup_it_did_not_create() {
     }
     t.finish();
 }
+
+/// A limit for a controller the host does not provide is an error naming the config field and
+/// the controller, and leaves nothing behind. On this hybrid host, a private cgroup2 mount at
+/// /sys/fs/cgroup is a pure v2 view whose controllers are all bound to v1: it has no pids.
+#[test]
+fn missing_controller_is_a_clear_error() {
+    let Some(t) = setup("cg_missing_ctrl") else { return };
+    if cgroup_v2() || !Path::new(CG_ROOT).join("unified").is_dir() {
+        eprintln!("SKIP: needs a hybrid host (every controller is present on this one)");
+        return t.finish();
+    }
+    let id = t.id();
+    let mut b = t.bundle();
+    b.args(&["true"]);
+    b.set("/linux/resources/pids", json!({"limit": 10}));
+    b.write();
+    let script = format!(
+        "mount -t cgroup2 none {CG_ROOT} && exec \"$0\" --root {STATE_ROOT} create --bundle {} {id}",
+        b.dir_str()
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .arg(runtime())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "create must fail without a pids controller");
+    assert!(stderr.contains("linux.resources.pids") && stderr.contains("pids controller"), "{stderr}");
+    t.assert_gone(&id);
+    t.finish();
+}

@@ -17,9 +17,11 @@ pub fn signal(dir: &ContainerDir, state: &State, sig: Signal, all: bool) -> Resu
     let status = dir.status(state);
     if all {
         let cg = Cgroup::open(&state.cgroup, &state.id)?;
-        let pids = cg.pids().unwrap_or_default();
-        for p in pids {
-            let _ = kill(Pid::from_raw(p), sig);
+        // SIGKILL through cgroup.kill where the kernel has it: one write, no race with forks.
+        if sig != Signal::SIGKILL || !crate::cgroups::kill_all(&state.cgroup) {
+            for p in cg.pids().unwrap_or_default() {
+                let _ = kill(Pid::from_raw(p), sig);
+            }
         }
         // A paused container must be thawed for the signal to be acted upon.
         if status == Status::Paused && sig == Signal::SIGKILL {
@@ -58,8 +60,10 @@ pub fn destroy(dir: &ContainerDir, state: &State) -> Result<()> {
     }
     if crate::cgroups::is_frozen(&state.cgroup) {
         let cg = Cgroup::open(&state.cgroup, &state.id)?;
-        for p in cg.pids().unwrap_or_default() {
-            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+        if !crate::cgroups::kill_all(&state.cgroup) {
+            for p in cg.pids().unwrap_or_default() {
+                let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+            }
         }
         let _ = cg.freeze(false);
     }

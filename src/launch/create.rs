@@ -121,6 +121,14 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     if notify_socket.is_some() {
         extra_env.push(format!("NOTIFY_SOCKET={}", crate::container::NOTIFY_SOCKET_IN_CONTAINER));
     }
+    // Pure v2: the cgroup exists before the init, which is cloned straight into it.
+    let cgroup_fd = match Cgroup::prepare_for_clone(cg_path.clone(), opts.id)? {
+        Some((cg, fd)) => {
+            undo.cgroup = Some(cg);
+            Some(fd)
+        }
+        None => None,
+    };
     let (parent_ch, child_ch) = Channel::pair()?;
     let terminal = spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
     let console = console::socket_for(terminal, opts.console_socket, opts.console_fd.is_some())?;
@@ -150,6 +158,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         chan: &child_ch,
         fifo_fd: fifo_fd.as_raw_fd(),
         lock_fd: dir.lock_fd(),
+        cgroup_fd: cgroup_fd.as_ref().map(|f| f.as_raw_fd()),
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds: opts.preserve_fds.max(listen_fds),
@@ -162,6 +171,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         state: &state,
     };
     let pid = spawn_init(&ctx, &parent_ch)?;
+    drop(cgroup_fd);
     crate::log::debug(format!("create: init cloned, pid {pid}"));
     undo.init_pid = Some(pid);
     state.pid = pid;
@@ -248,8 +258,15 @@ pub(super) fn send_listener(linux: &oci_spec::runtime::Linux, pid: i32, state: s
 /// Create the cgroup, move the init into it, apply resources and oom_score_adj.
 fn place_in_cgroup(pid: i32, path: PathBuf, id: &str, spec: &oci_spec::runtime::Spec, undo: &mut Undo) -> Result<()> {
     let linux = spec.linux().as_ref().ok_or_else(|| Error::config("linux", "missing"))?;
-    let cgroup = undo.cgroup.insert(Cgroup::new_for_create(path, id)?);
-    cgroup.add_task(pid)?;
+    let cgroup = match undo.cgroup {
+        Some(ref c) => c,
+        None => undo.cgroup.insert(Cgroup::new_for_create(path, id)?),
+    };
+    if cgroup.holds(pid) {
+        crate::log::debug("create: init was cloned into its cgroup");
+    } else {
+        cgroup.add_task(pid)?;
+    }
     cgroup.apply(linux.resources().as_ref())?;
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         let p = format!("/proc/{pid}/oom_score_adj");
@@ -270,17 +287,17 @@ fn absolute(p: &Path) -> PathBuf {
 /// clones the init as a sibling (CLONE_PARENT), so init stays a child of this process either way.
 fn spawn_init(ctx: &InitCtx, parent_ch: &Channel) -> Result<i32> {
     if !ctx.plan.has_joins() {
-        let pid = fork_with_flags(ctx.plan.clone_flags).ctx(|| "clone container init".into())?;
+        let pid = fork_with_flags(ctx.plan.clone_flags, ctx.cgroup_fd).ctx(|| "clone container init".into())?;
         if pid == 0 {
             init::run(ctx);
         }
         return Ok(pid);
     }
     let opened = namespaces::open_joins(ctx.plan)?;
-    let mid = fork_with_flags(0).ctx(|| "fork namespace-joining helper".into())?;
+    let mid = fork_with_flags(0, None).ctx(|| "fork namespace-joining helper".into())?;
     if mid == 0 {
         let res = namespaces::join(&opened).and_then(|()| {
-            fork_with_flags(ctx.plan.clone_flags | libc::CLONE_PARENT as u64).ctx(|| "clone container init".into())
+            fork_with_flags(ctx.plan.clone_flags | libc::CLONE_PARENT as u64, ctx.cgroup_fd).ctx(|| "clone container init".into())
         });
         match res {
             Ok(0) => init::run(ctx),

@@ -82,7 +82,7 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
     let (parent_ch, child_ch) = Channel::pair()?;
     let signals = if opts.detach { None } else { Some(super::wait::block_signals()?) };
 
-    let mid = fork_with_flags(0).ctx(|| "fork namespace-joining helper".into())?;
+    let mid = fork_with_flags(0, None).ctx(|| "fork namespace-joining helper".into())?;
     if mid == 0 {
         drop(dir);
         let console = console.as_ref().map(|c| c.as_raw_fd());
@@ -159,7 +159,7 @@ fn helper(
         for (name, flag, f) in namespaces {
             setns(f.as_fd(), *flag).ctx(|| format!("join {name} namespace of the container"))?;
         }
-        fork_with_flags(libc::CLONE_PARENT as u64).ctx(|| "clone exec process".into())
+        fork_with_flags(libc::CLONE_PARENT as u64, None).ctx(|| "clone exec process".into())
     })();
     match res {
         Ok(0) => {

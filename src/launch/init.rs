@@ -27,6 +27,8 @@ pub struct InitCtx<'a> {
     pub chan: &'a Channel,
     pub fifo_fd: RawFd,
     pub lock_fd: RawFd,
+    /// The container's cgroup (v2), open for CLONE_INTO_CGROUP; closed by the init at once.
+    pub cgroup_fd: Option<RawFd>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
@@ -62,6 +64,9 @@ pub fn run(ctx: &InitCtx) -> ! {
 fn setup(ctx: &InitCtx) -> Result<Error> {
     // The state-dir lock belongs to `create`; holding it here would block `start` forever.
     let _ = close(ctx.lock_fd);
+    if let Some(fd) = ctx.cgroup_fd {
+        let _ = close(fd);
+    }
     match ctx.chan.recv()? {
         Some(Msg::Go) => {}
         _ => return Err(Error::Init("runtime went away before setup".into())),

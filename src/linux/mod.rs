@@ -1,6 +1,7 @@
 //! Kernel mechanisms, one concept per file. Everything here is called from the staged start in
 //! `launch/`; nothing here knows about the CLI or the state directory.
 
+pub mod bpf;
 pub mod capabilities;
 pub mod clone;
 pub mod console;

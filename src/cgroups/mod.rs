@@ -4,7 +4,10 @@
 //! On hybrid hosts (v1 controllers plus cgroup2 at /sys/fs/cgroup/unified) libcgroups drives the
 //! v1 controllers and hull also places the process in the unified tree, as runc does.
 
+mod device_filter;
+
 use std::fs;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -12,6 +15,7 @@ use libcgroups::common::{
     create_cgroup_manager, get_cgroup_setup, AnyCgroupManager, CgroupConfig, CgroupManager, CgroupSetup,
     ControllerOpt, FreezerState,
 };
+use nix::fcntl::OFlag;
 use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 
@@ -73,6 +77,55 @@ impl Cgroup {
         Self::with_setup(record, setup, id)
     }
 
+    /// On a pure v2 host, create the container's cgroup before the init exists (enabling the
+    /// parents' controllers) and open it for CLONE_INTO_CGROUP, so the init is limited from its
+    /// first instruction and skips the migration. None on v1 and hybrid hosts.
+    pub fn prepare_for_clone(path: PathBuf, id: &str) -> Result<Option<(Cgroup, OwnedFd)>> {
+        let cg = Self::new_for_create(path, id)?;
+        if !matches!(cg.setup, CgroupSetup::Unified) {
+            return Ok(None);
+        }
+        match cg.make_v2_dirs() {
+            Ok(fd) => Ok(Some((cg, fd))),
+            Err(e) => {
+                let _ = remove(&cg.record);
+                Err(e)
+            }
+        }
+    }
+
+    /// mkdir the cgroup and the missing parents, with every controller of the root enabled in
+    /// each parent's subtree_control; open the leaf.
+    fn make_v2_dirs(&self) -> Result<OwnedFd> {
+        let root = Path::new(CGROUP_ROOT);
+        let controllers = fs::read_to_string(root.join("cgroup.controllers"))
+            .map_err(|e| Error::io("read", root.join("cgroup.controllers"), e))?;
+        let leaf = self.dir();
+        let mut cur = root.to_path_buf();
+        for comp in leaf.strip_prefix(root).unwrap_or(&leaf).components() {
+            // Best effort, one controller at a time, as libcgroups does: a controller that cannot
+            // be enabled fails later, naming the limit that needs it.
+            for c in controllers.split_whitespace() {
+                let _ = fs::write(cur.join("cgroup.subtree_control"), format!("+{c}"));
+            }
+            cur.push(comp);
+            match fs::create_dir(&cur) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::io("create cgroup", &cur, e)),
+            }
+        }
+        crate::linux::open_fd(&leaf, OFlag::O_PATH | OFlag::O_DIRECTORY)
+            .map_err(|e| Error::sys(format!("open cgroup {}", leaf.display()), e))
+    }
+
+    /// True when `pid` is already in the container's cgroup (cloned into it).
+    pub fn holds(&self, pid: i32) -> bool {
+        let want = format!("0::{}", self.record.path.display());
+        matches!(self.setup, CgroupSetup::Unified)
+            && fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|s| s.lines().any(|l| l == want))
+    }
+
     /// The manager of an existing container's cgroup.
     pub fn open(record: &CgroupRecord, id: &str) -> Result<Cgroup> {
         Self::with_setup(record.clone(), setup()?, id)
@@ -119,20 +172,47 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Apply `linux.resources`. Device access is exactly what `resources.devices` says (in order),
-    /// followed by the default devices' rules, as runc: a device listed in `linux.devices` is
-    /// created but not implicitly allowed.
+    /// Apply `linux.resources` at create. Device access is exactly what `resources.devices` says
+    /// (in order), followed by the default devices' rules, as runc: a device listed in
+    /// `linux.devices` is created but not implicitly allowed. v1 has the devices controller; on v2
+    /// the rules become an eBPF program (`device_filter`).
     pub fn apply(&self, resources: Option<&LinuxResources>) -> Result<()> {
         let res = resources.cloned().unwrap_or_default();
-        self.refuse_unavailable(&res)?;
+        self.apply_controllers(&res)?;
+        if matches!(self.setup, CgroupSetup::Unified) {
+            device_filter::apply(&self.dir(), res.devices().as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Apply new limits to a running container (`update`). Device rules are not changed, as
+    /// runc's update does not change them.
+    pub fn update(&self, resources: &LinuxResources) -> Result<()> {
+        let mut res = resources.clone();
+        res.set_devices(None);
+        self.apply_controllers(&res)
+    }
+
+    fn apply_controllers(&self, res: &LinuxResources) -> Result<()> {
+        self.refuse_unavailable(res)?;
         let disable_oom_killer = res.memory().as_ref().and_then(|m| m.disable_oom_killer()).unwrap_or(false);
-        let opt = ControllerOpt { resources: &res, disable_oom_killer, oom_score_adj: None, freezer_state: None };
+        let opt = ControllerOpt { resources: res, disable_oom_killer, oom_score_adj: None, freezer_state: None };
         self.manager.apply(&opt).map_err(|e| self.err(format!("apply resources: {e}")))
+    }
+
+    /// The container's directory in the unified hierarchy (pure v2, or hybrid's unified tree).
+    fn dir(&self) -> PathBuf {
+        let rel = self.record.path.strip_prefix("/").unwrap_or(&self.record.path);
+        match self.setup {
+            CgroupSetup::Unified => Path::new(CGROUP_ROOT).join(rel),
+            _ => Path::new(UNIFIED_HYBRID).join(rel),
+        }
     }
 
     /// Resources this host cannot apply are errors, never silently dropped.
     fn refuse_unavailable(&self, res: &LinuxResources) -> Result<()> {
         let v1 = !matches!(self.setup, CgroupSetup::Unified);
+        self.refuse_missing_controllers(res, v1)?;
         let parent_has = |file: &str| {
             let base = Path::new(CGROUP_ROOT).join(if v1 { "blkio" } else { "" });
             base.join(file).exists()
@@ -153,6 +233,38 @@ impl Cgroup {
         }
         if res.unified().as_ref().is_some_and(|u| !u.is_empty()) && v1 {
             return Err(self.err("linux.resources.unified: needs a cgroup v2 host; this host uses cgroup v1 controllers"));
+        }
+        Ok(())
+    }
+
+    /// A limit for a controller the container's cgroup does not have (not mounted on v1, not
+    /// available in cgroup.controllers on v2) is an error naming the field and the controller.
+    fn refuse_missing_controllers(&self, res: &LinuxResources, v1: bool) -> Result<()> {
+        let cpu = res.cpu().as_ref();
+        let mem = res.memory().as_ref();
+        let wanted = [
+            ("linux.resources.memory", "memory", mem.is_some_and(|m| m.limit().is_some() || m.reservation().is_some() || m.swap().is_some())),
+            ("linux.resources.cpu", "cpu", cpu.is_some_and(|c| c.shares().is_some() || c.quota().is_some() || c.period().is_some())),
+            ("linux.resources.cpu", "cpuset", cpu.is_some_and(|c| c.cpus().is_some() || c.mems().is_some())),
+            ("linux.resources.pids", "pids", res.pids().is_some()),
+            ("linux.resources.hugepageLimits", "hugetlb", res.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())),
+        ];
+        let v2_file = self.dir().join("cgroup.controllers");
+        let v2_has = if v1 { String::new() } else { fs::read_to_string(&v2_file).unwrap_or_default() };
+        for (field, ctrl, asked) in wanted {
+            let present = if v1 {
+                Path::new(CGROUP_ROOT).join(ctrl).is_dir()
+            } else {
+                v2_has.split_whitespace().any(|c| c == ctrl)
+            };
+            if asked && !present {
+                let where_ = if v1 {
+                    format!("no {ctrl} hierarchy is mounted under {CGROUP_ROOT}")
+                } else {
+                    format!("{} lists {:?}", v2_file.display(), v2_has.trim())
+                };
+                return Err(self.err(format!("{field}: needs the {ctrl} controller, which this host does not provide ({where_})")));
+            }
         }
         Ok(())
     }
@@ -190,6 +302,7 @@ pub fn remove(record: &CgroupRecord) -> Result<()> {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(_) if dir.ends_with(rel) => {
+                kill_all(record);
                 let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
                 for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
                     let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
@@ -254,6 +367,17 @@ pub fn join(record: &CgroupRecord, pid: i32, sub: Option<&str>) -> Result<()> {
         return Err(Error::Cgroup { path: Path::new("/").join(&rel), msg: "no such cgroup".into() });
     }
     Ok(())
+}
+
+/// SIGKILL every process in the container's cgroup at once through `cgroup.kill` (Linux 5.14+,
+/// pure v2 or the unified tree of a hybrid host; frozen processes die too). False when the
+/// kernel has no cgroup.kill, so the caller signals the processes one by one.
+pub fn kill_all(record: &CgroupRecord) -> bool {
+    let rel = record.path.strip_prefix("/").unwrap_or(&record.path);
+    [Path::new(UNIFIED_HYBRID).join(rel), Path::new(CGROUP_ROOT).join(rel)]
+        .iter()
+        .map(|d| d.join("cgroup.kill"))
+        .any(|f| f.exists() && fs::write(&f, "1").is_ok())
 }
 
 /// True when the container's freezer says frozen. Read directly: this runs for every `state`.

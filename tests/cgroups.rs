@@ -75,21 +75,27 @@ fn cpu_max(id: &str) -> String {
     }
 }
 
-/// cpu.shares on v1; on v2 the same setting as cpu.weight (runc's conversion).
+/// cpu.shares on v1; on v2 the same setting as cpu.weight, by the conversion crun and runc 1.3
+/// use (libcgroups too): a quadratic in log2(shares) that maps 2, 1024 and 262144 onto 1, 100 and
+/// 10000. (runc 1.1's linear mapping gave weight 39 for the default 1024 shares.)
 fn cpu_shares_as_written(shares: u64) -> (&'static str, String) {
     if cgroup_v2() {
-        ("cpu.weight", (1 + ((shares - 2) * 9999) / 262142).to_string())
+        let l = (shares as f64).log2();
+        let exponent = (l * l + 125.0 * l) / 612.0 - 7.0 / 34.0;
+        ("cpu.weight", (10f64.powf(exponent).ceil() as u64).to_string())
     } else {
         ("cpu.shares", shares.to_string())
     }
 }
 
-/// A container with its own cgroup namespace and the cgroup filesystem at /sys/fs/cgroup, so
-/// its limits can be read from inside.
+/// A container with its own cgroup namespace, so the cgroup filesystem the base config mounts at
+/// /sys/fs/cgroup shows the container's own cgroup and its limits can be read from inside.
 fn with_cgroup_view(b: &mut Bundle) {
     b.add_namespace(json!({"type": "cgroup"}));
-    b.add_mount(json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-                       "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}));
+    assert!(
+        b.config["mounts"].as_array().unwrap().iter().any(|m| m["destination"] == "/sys/fs/cgroup"),
+        "the base config mounts the cgroup filesystem"
+    );
 }
 
 /// The path of a controller file as the container sees it through `with_cgroup_view`.
@@ -528,5 +534,84 @@ fn missing_controller_is_a_clear_error() {
     assert!(!out.status.success(), "create must fail without a pids controller");
     assert!(stderr.contains("linux.resources.pids") && stderr.contains("pids controller"), "{stderr}");
     t.assert_gone(&id);
+    t.finish();
+}
+
+/// A cgroupsPath with `..` would leave the hierarchy: refused naming the field, nothing made.
+#[test]
+fn cgroups_path_escaping_the_hierarchy_is_refused() {
+    let Some(t) = setup("cg_dotdot") else { return };
+    let id = t.id();
+    let mut b = t.bundle();
+    b.args(&["true"]);
+    b.set("/linux/cgroupsPath", json!(format!("/{CG_PREFIX}/../../{id}")));
+    t.try_create(&b, &[]).assert_err("linux.cgroupsPath");
+    for h in cgroup_hierarchies() {
+        assert!(!h.join(&id).exists() && !h.parent().unwrap().join(&id).exists(), "{} made", id);
+    }
+    t.assert_gone(&id);
+    t.finish();
+}
+
+fn systemd_running() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+}
+
+/// `--systemd-cgroup` needs `slice:prefix:name`, and a running systemd: clear errors otherwise,
+/// nothing left behind.
+#[test]
+fn systemd_driver_bad_input() {
+    let Some(t) = setup("cg_systemd_bad") else { return };
+    let id = t.id();
+    let mut b = t.bundle();
+    b.args(&["true"]);
+    b.set("/linux/cgroupsPath", json!("system.slice/not-a-triple"));
+    b.write();
+    let create = |b: &Bundle| t.rt(&["--systemd-cgroup", "create", "--bundle", b.dir_str(), &b.id]);
+    create(&b).assert_err("slice:prefix:name");
+    t.assert_gone(&id);
+    if !systemd_running() {
+        b.set("/linux/cgroupsPath", json!(format!("system.slice:hull-test:{id}")));
+        b.write();
+        create(&b).assert_err("systemd is not running");
+        t.assert_gone(&id);
+    }
+    t.finish();
+}
+
+/// The systemd driver (pure v2 with systemd as PID 1, the VM lane): systemd makes the scope
+/// `<slice>/<prefix>-<name>.scope`, the limits land in it, pause and exec work through it, and
+/// delete has systemd remove it.
+#[test]
+fn systemd_driver_places_limits_and_removes_the_scope() {
+    let Some(t) = setup("cg_systemd") else { return };
+    if !systemd_running() || !cgroup_v2() {
+        eprintln!("SKIP: needs systemd as PID 1 on a cgroup v2 host (the VM lane boots one)");
+        return t.finish();
+    }
+    let id = t.id();
+    let mut b = t.bundle();
+    b.args(&["sleep", "100000"]);
+    b.set("/linux/cgroupsPath", json!(format!("system.slice:hull-test:{id}")));
+    b.set("/linux/resources/memory", json!({"limit": 64 << 20}));
+    b.set("/linux/resources/pids", json!({"limit": 32}));
+    b.write();
+    t.rt(&["--systemd-cgroup", "create", "--bundle", b.dir_str(), &id]).assert_ok();
+    let pid = t.state(&id).unwrap()["pid"].as_i64().unwrap();
+    let scope = format!("/system.slice/hull-test-{id}.scope");
+    let dir = Path::new(CG_ROOT).join(&scope[1..]);
+    assert_eq!(read_trim(format!("/proc/{pid}/cgroup")), format!("0::{scope}"));
+    assert_eq!(read_trim(dir.join("memory.max")), (64u64 << 20).to_string());
+    assert_eq!(read_trim(dir.join("pids.max")), "32");
+    t.start(&id);
+    let out = t.rt(&["exec", &id, "cat", "/proc/self/cgroup"]);
+    assert_eq!(out.assert_ok().stdout.trim(), format!("0::{scope}"), "exec joins the scope");
+    t.rt(&["pause", &id]).assert_ok();
+    assert_eq!(t.status(&id).as_deref(), Some("paused"));
+    t.rt(&["resume", &id]).assert_ok();
+    t.rt(&["update", "--pids-limit", "40", &id]).assert_ok();
+    assert_eq!(read_trim(dir.join("pids.max")), "40");
+    t.rt(&["delete", "--force", &id]).assert_ok();
+    wait_for("systemd to remove the scope", || (!dir.exists()).then_some(()));
     t.finish();
 }

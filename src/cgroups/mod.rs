@@ -34,11 +34,31 @@ pub struct Cgroup {
 
 /// Resolve `linux.cgroupsPath`: absolute paths are taken as they are; relative (and empty, which
 /// means `<id>`) are joined to the runtime's own cgroup as the unified hierarchy (`0::`) reports it.
-pub fn resolve_path(config: Option<&Path>, id: &str) -> Result<PathBuf> {
-    let p = match config {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from(id),
-    };
+/// With the systemd driver the path is `[slice]:prefix:name` (empty: `:hull:<id>`, in
+/// system.slice), which systemd turns into `<slice>/<prefix>-<name>.scope`.
+pub fn resolve_path(config: Option<&Path>, id: &str, systemd: bool) -> Result<PathBuf> {
+    let given = config.filter(|p| !p.as_os_str().is_empty());
+    if systemd {
+        let p = given.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(format!(":hull:{id}")));
+        let text = p.to_string_lossy();
+        let parts: Vec<&str> = text.split(':').collect();
+        let ok = parts.len() == 3
+            && !parts[1].is_empty()
+            && !parts[2].is_empty()
+            && parts.iter().all(|x| !x.contains('/'))
+            && (parts[0].is_empty() || parts[0].ends_with(".slice"));
+        if !ok {
+            return Err(Error::config(
+                "linux.cgroupsPath",
+                format!("{text:?}: with --systemd-cgroup the path must be \"slice:prefix:name\" (slice empty or ending in .slice)"),
+            ));
+        }
+        return Ok(p);
+    }
+    let p = given.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(id));
+    if p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        return Err(Error::config("linux.cgroupsPath", format!("{:?}: \"..\" would leave the cgroup hierarchy", p.display().to_string())));
+    }
     if p.is_absolute() {
         return Ok(p);
     }
@@ -58,8 +78,11 @@ fn setup() -> Result<CgroupSetup> {
 impl Cgroup {
     /// Prepare the manager for a new container at `path`. Records, per hierarchy, every
     /// directory that does not exist yet, so delete removes exactly what create made.
-    pub fn new_for_create(path: PathBuf, id: &str) -> Result<Cgroup> {
+    pub fn new_for_create(path: PathBuf, id: &str, systemd: bool) -> Result<Cgroup> {
         let setup = setup()?;
+        if systemd {
+            return Self::new_systemd(path, setup, id);
+        }
         let rel = path.strip_prefix("/").unwrap_or(&path).to_path_buf();
         let mut created_dirs = Vec::new();
         for base in hierarchy_roots(&setup) {
@@ -73,15 +96,32 @@ impl Cgroup {
         }
         // Deepest first, the order of removal.
         created_dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-        let record = CgroupRecord { path, created: !created_dirs.is_empty(), created_dirs, systemd: false };
+        let record = CgroupRecord { path, created: !created_dirs.is_empty(), created_dirs, systemd: false, unified: None };
+        Self::with_setup(record, setup, id)
+    }
+
+    /// The systemd driver: systemd makes (and on delete removes) a transient scope unit for the
+    /// container, through its private D-Bus socket.
+    fn new_systemd(path: PathBuf, setup: CgroupSetup, id: &str) -> Result<Cgroup> {
+        let refuse = |why: &str| Err(Error::Cgroup { path: path.clone(), msg: format!("--systemd-cgroup: {why}") });
+        if !Path::new("/run/systemd/system").is_dir() {
+            return refuse("systemd is not running on this host (no /run/systemd/system)");
+        }
+        if !matches!(setup, CgroupSetup::Unified) {
+            return refuse("hull's systemd driver needs a pure cgroup v2 host; this one has v1 controllers");
+        }
+        let record = CgroupRecord { path: path.clone(), created: true, created_dirs: vec![], systemd: true, unified: None };
         Self::with_setup(record, setup, id)
     }
 
     /// On a pure v2 host, create the container's cgroup before the init exists (enabling the
     /// parents' controllers) and open it for CLONE_INTO_CGROUP, so the init is limited from its
     /// first instruction and skips the migration. None on v1 and hybrid hosts.
-    pub fn prepare_for_clone(path: PathBuf, id: &str) -> Result<Option<(Cgroup, OwnedFd)>> {
-        let cg = Self::new_for_create(path, id)?;
+    pub fn prepare_for_clone(path: PathBuf, id: &str, systemd: bool) -> Result<Option<(Cgroup, OwnedFd)>> {
+        if systemd {
+            return Ok(None);
+        }
+        let cg = Self::new_for_create(path, id, false)?;
         if !matches!(cg.setup, CgroupSetup::Unified) {
             return Ok(None);
         }
@@ -121,7 +161,7 @@ impl Cgroup {
 
     /// True when `pid` is already in the container's cgroup (cloned into it).
     pub fn holds(&self, pid: i32) -> bool {
-        let want = format!("0::{}", self.record.path.display());
+        let want = format!("0::/{}", self.record.rel().display());
         matches!(self.setup, CgroupSetup::Unified)
             && fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|s| s.lines().any(|l| l == want))
     }
@@ -148,7 +188,7 @@ impl Cgroup {
     fn unified_hybrid_dir(&self) -> Option<PathBuf> {
         match self.setup {
             CgroupSetup::Hybrid => {
-                let rel = self.record.path.strip_prefix("/").unwrap_or(&self.record.path);
+                let rel = self.record.rel();
                 Some(Path::new(UNIFIED_HYBRID).join(rel))
             }
             _ => None,
@@ -156,12 +196,18 @@ impl Cgroup {
     }
 
     /// Move `pid` into the cgroup (creating it), and into the unified tree on hybrid hosts.
-    pub fn add_task(&self, pid: i32) -> Result<()> {
+    pub fn add_task(&mut self, pid: i32) -> Result<()> {
         self.manager.add_task(Pid::from_raw(pid)).map_err(|e| self.err(format!("add pid {pid}: {e}")))?;
+        if self.record.systemd {
+            // Where systemd put it: the scope's directory, for everything that reads files.
+            let own = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+            self.record.unified = own.lines().find_map(|l| l.strip_prefix("0::")).map(PathBuf::from);
+            return Ok(());
+        }
         // libcgroups knows the resource controllers only; like runc, also place the process in
         // the unified tree of a hybrid host and in the name=systemd hierarchy (what systemd in a
         // container looks at).
-        let rel = self.record.path.strip_prefix("/").unwrap_or(&self.record.path);
+        let rel = self.record.rel();
         let named = Path::new(CGROUP_ROOT).join("systemd");
         let extra = [self.unified_hybrid_dir(), (!matches!(self.setup, CgroupSetup::Unified) && named.is_dir()).then(|| named.join(rel))];
         for dir in extra.into_iter().flatten() {
@@ -202,7 +248,7 @@ impl Cgroup {
 
     /// The container's directory in the unified hierarchy (pure v2, or hybrid's unified tree).
     fn dir(&self) -> PathBuf {
-        let rel = self.record.path.strip_prefix("/").unwrap_or(&self.record.path);
+        let rel = self.record.rel();
         match self.setup {
             CgroupSetup::Unified => Path::new(CGROUP_ROOT).join(rel),
             _ => Path::new(UNIFIED_HYBRID).join(rel),
@@ -296,7 +342,10 @@ impl Cgroup {
 /// killed first; a parent another container still uses is left. Nothing that existed before
 /// create is touched. Needs no libcgroups manager: this is on the path of every `delete`.
 pub fn remove(record: &CgroupRecord) -> Result<()> {
-    let rel = record.path.strip_prefix("/").unwrap_or(&record.path);
+    if record.systemd {
+        return remove_systemd(record);
+    }
+    let rel = record.rel();
     for dir in &record.created_dirs {
         match fs::remove_dir(dir) {
             Ok(()) => {}
@@ -312,6 +361,22 @@ pub fn remove(record: &CgroupRecord) -> Result<()> {
             // A parent with another container's cgroup in it.
             Err(_) => {}
         }
+    }
+    Ok(())
+}
+
+/// Stop the container's scope unit; systemd then removes its cgroup. Waits (briefly) for the
+/// directory to go, so delete returns with the cgroup gone.
+fn remove_systemd(record: &CgroupRecord) -> Result<()> {
+    kill_all(record);
+    let cg = Cgroup::open(record, "")?;
+    cg.manager.remove().map_err(|e| cg.err(format!("stop the systemd scope: {e}")))?;
+    let dir = Path::new(CGROUP_ROOT).join(record.rel());
+    for _ in 0..100 {
+        if record.unified.is_none() || !dir.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
     Ok(())
 }
@@ -348,7 +413,7 @@ fn rmdir_retry(dir: &Path) -> Result<()> {
 /// in every hierarchy where the container has one. Nothing is created.
 pub fn join(record: &CgroupRecord, pid: i32, sub: Option<&str>) -> Result<()> {
     let setup = setup()?;
-    let rel = record.path.strip_prefix("/").unwrap_or(&record.path);
+    let rel = record.rel();
     let rel = match sub {
         Some(s) => rel.join(s.trim_start_matches('/')),
         None => rel.to_path_buf(),
@@ -373,7 +438,7 @@ pub fn join(record: &CgroupRecord, pid: i32, sub: Option<&str>) -> Result<()> {
 /// pure v2 or the unified tree of a hybrid host; frozen processes die too). False when the
 /// kernel has no cgroup.kill, so the caller signals the processes one by one.
 pub fn kill_all(record: &CgroupRecord) -> bool {
-    let rel = record.path.strip_prefix("/").unwrap_or(&record.path);
+    let rel = record.rel();
     [Path::new(UNIFIED_HYBRID).join(rel), Path::new(CGROUP_ROOT).join(rel)]
         .iter()
         .map(|d| d.join("cgroup.kill"))
@@ -382,7 +447,7 @@ pub fn kill_all(record: &CgroupRecord) -> bool {
 
 /// True when the container's freezer says frozen. Read directly: this runs for every `state`.
 pub fn is_frozen(record: &CgroupRecord) -> bool {
-    let rel = record.path.strip_prefix("/").unwrap_or(&record.path);
+    let rel = record.rel();
     let v1 = Path::new(CGROUP_ROOT).join("freezer").join(rel).join("freezer.state");
     if let Ok(s) = fs::read_to_string(&v1) {
         return s.trim() == "FROZEN";

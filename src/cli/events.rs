@@ -83,7 +83,7 @@ pub fn stats_json(s: &Stats) -> Value {
 /// The OOM-kill counter of the container's memory cgroup (v1 memory.oom_control, v2
 /// memory.events).
 fn oom_kills(state: &State) -> u64 {
-    let rel = state.cgroup.path.strip_prefix("/").unwrap_or(&state.cgroup.path);
+    let rel = state.cgroup.rel();
     for (file, key) in [
         (std::path::Path::new("/sys/fs/cgroup/memory").join(rel).join("memory.oom_control"), "oom_kill"),
         (std::path::Path::new("/sys/fs/cgroup").join(rel).join("memory.events"), "oom_kill"),

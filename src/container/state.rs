@@ -50,6 +50,18 @@ pub struct CgroupRecord {
     pub created_dirs: Vec<PathBuf>,
     #[serde(default)]
     pub systemd: bool,
+    /// The cgroup's path in the v2 hierarchy when `path` is not one: the scope systemd made for
+    /// a `slice:prefix:name` path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unified: Option<PathBuf>,
+}
+
+impl CgroupRecord {
+    /// The cgroup's directory relative to a hierarchy root (`hull-test/x`, `system.slice/x.scope`).
+    pub fn rel(&self) -> &Path {
+        let p = self.unified.as_deref().unwrap_or(&self.path);
+        p.strip_prefix("/").unwrap_or(p)
+    }
 }
 
 impl State {

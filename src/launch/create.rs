@@ -70,11 +70,6 @@ impl Undo {
 /// dir is locked by the returned handle. On failure nothing is left behind.
 pub fn create(opts: &CreateOpts) -> Result<(ContainerDir, State)> {
     crate::container::validate_id(opts.id)?;
-    if opts.systemd_cgroup {
-        // The systemd driver comes with the cgroups issue; until then refuse rather than
-        // silently managing the cgroup another way than the caller asked.
-        return Err(Error::Usage("--systemd-cgroup: the systemd cgroup driver is not supported by this version of hull".into()));
-    }
     let bundle = Bundle::load(opts.bundle)?;
     let dir = ContainerDir::create(opts.root, opts.id)?;
     let mut undo = Undo { dir: None, cgroup: None, init_pid: None, poststop: None };
@@ -99,7 +94,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         .map_err(|e| Error::io("chmod", &fifo, e))?;
     let fifo_fd = crate::linux::open_fd(&fifo, OFlag::O_PATH).ctx(|| format!("open {fifo:?}"))?;
 
-    let cg_path = cgroups::resolve_path(linux.cgroups_path().as_deref(), opts.id)?;
+    let cg_path = cgroups::resolve_path(linux.cgroups_path().as_deref(), opts.id, opts.systemd_cgroup)?;
     let plan = NsPlan::from_config(linux);
     let listen_fds = socket_activation_fds();
     let notify_socket = std::env::var_os("NOTIFY_SOCKET").filter(|s| !s.is_empty()).map(PathBuf::from);
@@ -122,7 +117,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         extra_env.push(format!("NOTIFY_SOCKET={}", crate::container::NOTIFY_SOCKET_IN_CONTAINER));
     }
     // Pure v2: the cgroup exists before the init, which is cloned straight into it.
-    let cgroup_fd = match Cgroup::prepare_for_clone(cg_path.clone(), opts.id)? {
+    let cgroup_fd = match Cgroup::prepare_for_clone(cg_path.clone(), opts.id, opts.systemd_cgroup)? {
         Some((cg, fd)) => {
             undo.cgroup = Some(cg);
             Some(fd)
@@ -188,7 +183,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         // grace period) is the slowest part of create. The init waits for `Placed` before it
         // needs the cgroup.
         parent_ch.send(&Msg::Go)?;
-        place_in_cgroup(pid, cg_path, opts.id, spec, undo)?;
+        place_in_cgroup(pid, cg_path, opts.id, opts.systemd_cgroup, spec, undo)?;
         crate::log::debug("create: init placed in its cgroup");
         parent_ch.send(&Msg::Placed)?;
         loop {
@@ -256,11 +251,11 @@ pub(super) fn send_listener(linux: &oci_spec::runtime::Linux, pid: i32, state: s
 }
 
 /// Create the cgroup, move the init into it, apply resources and oom_score_adj.
-fn place_in_cgroup(pid: i32, path: PathBuf, id: &str, spec: &oci_spec::runtime::Spec, undo: &mut Undo) -> Result<()> {
+fn place_in_cgroup(pid: i32, path: PathBuf, id: &str, systemd: bool, spec: &oci_spec::runtime::Spec, undo: &mut Undo) -> Result<()> {
     let linux = spec.linux().as_ref().ok_or_else(|| Error::config("linux", "missing"))?;
     let cgroup = match undo.cgroup {
-        Some(ref c) => c,
-        None => undo.cgroup.insert(Cgroup::new_for_create(path, id)?),
+        Some(ref mut c) => c,
+        None => undo.cgroup.insert(Cgroup::new_for_create(path, id, systemd)?),
     };
     if cgroup.holds(pid) {
         crate::log::debug("create: init was cloned into its cgroup");

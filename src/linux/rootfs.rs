@@ -57,6 +57,10 @@ pub fn mount_cgroup(ctx: &MountCtx, m: &Mount, opts: &MountOptions) -> Result<()
     let rel = ctx.cgroup_path.strip_prefix("/").unwrap_or(ctx.cgroup_path);
     let unified_only = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
     if unified_only {
+        // The init is in its cgroup by now: its own path is the container's, whichever driver
+        // named it (a systemd `slice:prefix:name` is no directory).
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let rel = own.lines().find_map(|l| l.strip_prefix("0::/")).map(Path::new).unwrap_or(rel);
         if ctx.new_cgroupns {
             mount_raw(Some(Path::new("cgroup2")), &fd_path(&target), Some("cgroup2"), flags, None)
                 .map_err(|e| err("cgroup2", e))?;

@@ -615,3 +615,59 @@ fn systemd_driver_places_limits_and_removes_the_scope() {
     wait_for("systemd to remove the scope", || (!dir.exists()).then_some(()));
     t.finish();
 }
+
+/// The rest of the resources, each where this kernel has it: swappiness and disableOOMKiller
+/// (v1), cpu burst and idle, block I/O throttling (on /dev/loop0, 7:0), hugetlb.
+#[test]
+fn more_limits_land_where_present() {
+    let Some(t) = setup("cg_more_limits") else { return };
+    let id = t.id();
+    let v2 = cgroup_v2();
+    let has = |ctrl: &str, file: &str| {
+        let root = if v2 { Path::new(CG_ROOT).to_path_buf() } else { Path::new(CG_ROOT).join(ctrl) };
+        // Files of a child cgroup that the root lacks: look at the controller list instead.
+        root.join(file).exists()
+            || (v2 && fs::read_to_string(root.join("cgroup.controllers")).is_ok_and(|c| c.split_whitespace().any(|x| x == ctrl)))
+    };
+    let mut b = t.bundle();
+    b.args(&["sleep", "100000"]);
+    let mut checks: Vec<(&str, &str, String)> = vec![];
+    if !v2 {
+        b.set("/linux/resources/memory", json!({"swappiness": 30, "disableOOMKiller": true}));
+        checks.push(("memory", "memory.swappiness", "30".into()));
+    }
+    b.set("/linux/resources/cpu", json!({"quota": 50000, "period": 100000, "burst": 10000}));
+    checks.push(if v2 { ("cpu", "cpu.max.burst", "10000".into()) } else { ("cpu", "cpu.cfs_burst_us", "10000".into()) });
+    if has("cpu", "cpu.idle") || v2 {
+        b.set("/linux/resources/cpu/idle", json!(1));
+        checks.push(("cpu", "cpu.idle", "1".into()));
+    }
+    if Path::new("/dev/loop0").exists() && has(if v2 { "io" } else { "blkio" }, "blkio.throttle.read_bps_device") {
+        b.set("/linux/resources/blockIO", json!({"throttleReadBpsDevice": [{"major": 7, "minor": 0, "rate": 1048576}],
+                                                  "throttleWriteIOPSDevice": [{"major": 7, "minor": 0, "rate": 300}]}));
+        if v2 {
+            checks.push(("io", "io.max", "7:0 rbps=1048576 wbps=max riops=max wiops=300".into()));
+        } else {
+            checks.push(("blkio", "blkio.throttle.read_bps_device", "7:0 1048576".into()));
+            checks.push(("blkio", "blkio.throttle.write_iops_device", "7:0 300".into()));
+        }
+    } else {
+        eprintln!("note: no /dev/loop0 or no throttling here; block I/O not checked");
+    }
+    if has("hugetlb", "hugetlb.2MB.limit_in_bytes") {
+        b.set("/linux/resources/hugepageLimits", json!([{"pageSize": "2MB", "limit": 4 << 20}]));
+        let file = if v2 { "hugetlb.2MB.max" } else { "hugetlb.2MB.limit_in_bytes" };
+        checks.push(("hugetlb", file, (4u64 << 20).to_string()));
+    } else {
+        eprintln!("note: no hugetlb controller here; hugepageLimits not checked");
+    }
+    t.create(&b);
+    for (ctrl, file, want) in &checks {
+        assert_eq!(&cg_file(ctrl, &id, file), want, "{file}");
+    }
+    if !v2 {
+        let oom = cg_file("memory", &id, "memory.oom_control");
+        assert_eq!(flat(&oom, "oom_kill_disable"), Some(1), "memory.oom_control:\n{oom}");
+    }
+    t.finish();
+}

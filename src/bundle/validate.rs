@@ -39,6 +39,9 @@ pub fn validate(spec: &Spec) -> Result<()> {
             }
         }
     }
+    // Not applied to the init (config.md: "not applicable to the container's init process"), but
+    // it is the default of later `exec`s: a bad list fails here rather than there.
+    crate::linux::cpu_affinity::ExecAffinity::from_process(process)?;
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         if !m.destination().is_absolute() {
             // runc's reading, kept for compatibility: relative to the container's "/".

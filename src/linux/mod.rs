@@ -4,6 +4,7 @@
 pub mod capabilities;
 pub mod clone;
 pub mod console;
+pub mod cpu_affinity;
 pub mod devices;
 pub mod exec;
 pub mod mounts;

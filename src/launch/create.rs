@@ -17,7 +17,7 @@ use crate::container::{process_start_time, write_atomic, ContainerDir, State};
 use crate::error::{Context, Error, Result};
 use crate::hooks::{self, Phase};
 use crate::linux::clone::fork_with_flags;
-use crate::linux::console;
+use crate::linux::{console, idmap};
 use crate::linux::namespaces::{self, NsPlan};
 
 pub struct CreateOpts<'a> {
@@ -171,8 +171,9 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     drop(child_ch);
     let setup = (|| {
         if plan.new_user {
-            write_id_maps(pid, linux)?;
+            idmap::write_id_maps(pid, linux.uid_mappings().as_deref().unwrap_or(&[]), linux.gid_mappings().as_deref().unwrap_or(&[]))?;
         }
+        send_idmapped_mounts(spec, &bundle.dir, pid, &plan, &parent_ch)?;
         // The init builds its rootfs while the cgroup is set up here: the cgroup work
         // (libcgroups' discovery, and the migration into v1 hierarchies, which waits for an RCU
         // grace period) is the slowest part of create. The init waits for `Placed` before it
@@ -307,17 +308,17 @@ fn spawn_init(ctx: &InitCtx, parent_ch: &Channel) -> Result<i32> {
     }
 }
 
-/// Write uid_map and gid_map of the init's new user namespace.
-fn write_id_maps(pid: i32, linux: &oci_spec::runtime::Linux) -> Result<()> {
-    let fmt = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> String {
-        maps.iter()
-            .flatten()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-            .collect()
-    };
-    for (file, text) in [("uid_map", fmt(linux.uid_mappings())), ("gid_map", fmt(linux.gid_mappings()))] {
-        let p = format!("/proc/{pid}/{file}");
-        std::fs::write(&p, text.as_bytes()).ctx(|| format!("write {p}"))?;
+/// Make the config's idmapped mounts here, where the source's filesystem is ours to idmap, and
+/// hand them to the init (see `linux::idmap`).
+fn send_idmapped_mounts(spec: &oci_spec::runtime::Spec, bundle: &Path, pid: i32, plan: &NsPlan, ch: &Channel) -> Result<()> {
+    let mounts = spec.mounts().as_deref().unwrap_or(&[]);
+    if !mounts.iter().any(idmap::is_idmapped) {
+        return Ok(());
+    }
+    let in_userns = plan.new_user || plan.joins_type(oci_spec::runtime::LinuxNamespaceType::User);
+    let userns = in_userns.then(|| PathBuf::from(format!("/proc/{pid}/ns/user")));
+    for (i, fd) in idmap::detached_mounts(mounts, bundle, userns.as_deref())? {
+        ch.send(&Msg::MountFd(i as u32, fd.as_raw_fd()))?;
     }
     Ok(())
 }

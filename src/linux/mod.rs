@@ -7,6 +7,7 @@ pub mod console;
 pub mod cpu_affinity;
 pub mod devices;
 pub mod exec;
+pub mod idmap;
 pub mod mounts;
 pub mod namespaces;
 pub mod rlimits;

@@ -81,6 +81,14 @@ pub fn validate(spec: &Spec) -> Result<()> {
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         check_idmapped_mount(i, m, seen.contains(&LinuxNamespaceType::User))?;
     }
+    if let Some(devices) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) {
+        if !seen.contains(&LinuxNamespaceType::Network) {
+            return Err(Error::config("linux.netDevices", "moving network devices needs a network namespace of the container's own (linux.namespaces has none)"));
+        }
+        for (name, dev) in devices {
+            crate::linux::netdev::check_names(name, dev)?;
+        }
+    }
     if !seen.contains(&LinuxNamespaceType::Mount) {
         return Err(Error::config("linux.namespaces", "a mount namespace is required"));
     }

@@ -35,7 +35,7 @@ pub fn run() -> Result<()> {
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
             "mountExtensions": { "idmap": { "enabled": crate::linux::idmap::supported() } },
-            "netDevices": { "enabled": false }
+            "netDevices": { "enabled": true }
         },
         "annotations": {
             "org.opencontainers.runtime-spec.features.version": crate::OCI_VERSION,

@@ -17,7 +17,7 @@ use crate::container::{process_start_time, write_atomic, ContainerDir, State};
 use crate::error::{Context, Error, Result};
 use crate::hooks::{self, Phase};
 use crate::linux::clone::fork_with_flags;
-use crate::linux::{console, idmap};
+use crate::linux::{console, idmap, netdev};
 use crate::linux::namespaces::{self, NsPlan};
 
 pub struct CreateOpts<'a> {
@@ -43,10 +43,15 @@ struct Undo {
     /// Set once the init exists: the container was created far enough that the lifecycle's
     /// destroy step, with its poststop hooks, applies (runtime.md#lifecycle steps 12-13).
     poststop: Option<(Option<oci_spec::runtime::Hooks>, String)>,
+    /// Network devices moved into the init's network namespace, put back before it is killed.
+    netdevs: Vec<netdev::Moved>,
 }
 
 impl Undo {
     fn run(mut self) {
+        if let Some(pid) = self.init_pid {
+            netdev::move_back(&self.netdevs, pid);
+        }
         if let Some(pid) = self.init_pid.take() {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             let _ = waitpid(Pid::from_raw(pid), None);
@@ -77,7 +82,7 @@ pub fn create(opts: &CreateOpts) -> Result<(ContainerDir, State)> {
     }
     let bundle = Bundle::load(opts.bundle)?;
     let dir = ContainerDir::create(opts.root, opts.id)?;
-    let mut undo = Undo { dir: None, cgroup: None, init_pid: None, poststop: None };
+    let mut undo = Undo { dir: None, cgroup: None, init_pid: None, poststop: None, netdevs: Vec::new() };
     let res = create_in(opts, &bundle, &dir, &mut undo);
     match res {
         Ok(state) => Ok((dir, state)),
@@ -174,6 +179,9 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
             idmap::write_id_maps(pid, linux.uid_mappings().as_deref().unwrap_or(&[]), linux.gid_mappings().as_deref().unwrap_or(&[]))?;
         }
         send_idmapped_mounts(spec, &bundle.dir, pid, &plan, &parent_ch)?;
+        if let Some(devices) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) {
+            undo.netdevs = netdev::move_into(devices, pid)?;
+        }
         // The init builds its rootfs while the cgroup is set up here: the cgroup work
         // (libcgroups' discovery, and the migration into v1 hierarchies, which waits for an RCU
         // grace period) is the slowest part of create. The init waits for `Placed` before it
@@ -226,6 +234,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     undo.init_pid = None;
     undo.cgroup = None;
     undo.poststop = None;
+    undo.netdevs.clear();
     Ok(state)
 }
 

@@ -10,6 +10,8 @@ pub mod exec;
 pub mod idmap;
 pub mod mounts;
 pub mod namespaces;
+pub mod netdev;
+pub mod netlink;
 pub mod rlimits;
 pub mod rootfs;
 pub mod safe_path;

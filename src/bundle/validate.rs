@@ -39,6 +39,9 @@ pub fn validate(spec: &Spec) -> Result<()> {
             }
         }
     }
+    // Not applied to the init (config.md: "not applicable to the container's init process"), but
+    // it is the default of later `exec`s: a bad list fails here rather than there.
+    crate::linux::cpu_affinity::ExecAffinity::from_process(process)?;
     for (i, m) in spec.mounts().iter().flatten().enumerate() {
         if !m.destination().is_absolute() {
             // runc's reading, kept for compatibility: relative to the container's "/".
@@ -73,6 +76,17 @@ pub fn validate(spec: &Spec) -> Result<()> {
             None => {
                 new_ns.insert(ns.typ());
             }
+        }
+    }
+    for (i, m) in spec.mounts().iter().flatten().enumerate() {
+        check_idmapped_mount(i, m, seen.contains(&LinuxNamespaceType::User))?;
+    }
+    if let Some(devices) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) {
+        if !seen.contains(&LinuxNamespaceType::Network) {
+            return Err(Error::config("linux.netDevices", "moving network devices needs a network namespace of the container's own (linux.namespaces has none)"));
+        }
+        for (name, dev) in devices {
+            crate::linux::netdev::check_names(name, dev)?;
         }
     }
     if !seen.contains(&LinuxNamespaceType::Mount) {
@@ -130,6 +144,32 @@ pub fn validate(spec: &Spec) -> Result<()> {
         if p.components().any(|c| c == Component::ParentDir) {
             return Err(Error::config("linux.cgroupsPath", format!("{p:?} must not contain \"..\"")));
         }
+    }
+    Ok(())
+}
+
+/// config.md: uidMappings and gidMappings come together; an idmap without them needs the
+/// container's user namespace. hull idmaps bind mounts only.
+fn check_idmapped_mount(i: usize, m: &oci_spec::runtime::Mount, has_userns: bool) -> Result<()> {
+    let given = |v: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| v.as_ref().is_some_and(|v| !v.is_empty());
+    let (uid, gid) = (given(m.uid_mappings()), given(m.gid_mappings()));
+    if uid != gid {
+        let (missing, other) = if uid { ("gidMappings", "uidMappings") } else { ("uidMappings", "gidMappings") };
+        return Err(Error::config(format!("mounts[{i}].{missing}"), format!("missing: {other} must be given together with {missing}")));
+    }
+    if !crate::linux::idmap::is_idmapped(m) {
+        return Ok(());
+    }
+    let opts = crate::linux::mounts::parse_options(m.options().as_deref().unwrap_or(&[]))
+        .map_err(|msg| Error::config(format!("mounts[{i}].options"), msg))?;
+    if !opts.is_bind() && m.typ().as_deref() != Some("bind") {
+        return Err(Error::config(format!("mounts[{i}]"), format!("idmapped mount on {:?}: only bind mounts can be idmapped", m.destination())));
+    }
+    if !uid && !has_userns {
+        return Err(Error::config(
+            format!("mounts[{i}].options"),
+            "idmap without uidMappings and gidMappings uses the container's user namespace mapping, but the container has no user namespace",
+        ));
     }
     Ok(())
 }

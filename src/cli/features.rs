@@ -1,5 +1,6 @@
 //! `features` (features.md, features-linux.md): what this build of hull implements. Only what
-//! works is reported: containerd enables idmapped mounts and `rro` from this output.
+//! works is reported: containerd enables idmapped mounts and `rro` from this output (idmapped
+//! mounts only when this kernel has their system calls).
 
 use crate::error::Result;
 use crate::linux::mounts::KNOWN_OPTIONS;
@@ -33,8 +34,8 @@ pub fn run() -> Result<()> {
             "apparmor": { "enabled": false },
             "selinux": { "enabled": false },
             "intelRdt": { "enabled": false },
-            "mountExtensions": { "idmap": { "enabled": false } },
-            "netDevices": { "enabled": false }
+            "mountExtensions": { "idmap": { "enabled": crate::linux::idmap::supported() } },
+            "netDevices": { "enabled": true }
         },
         "annotations": {
             "org.opencontainers.runtime-spec.features.version": crate::OCI_VERSION,

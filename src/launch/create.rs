@@ -17,7 +17,7 @@ use crate::container::{process_start_time, write_atomic, ContainerDir, State};
 use crate::error::{Context, Error, Result};
 use crate::hooks::{self, Phase};
 use crate::linux::clone::fork_with_flags;
-use crate::linux::console;
+use crate::linux::{console, idmap, netdev};
 use crate::linux::namespaces::{self, NsPlan};
 
 pub struct CreateOpts<'a> {
@@ -43,10 +43,15 @@ struct Undo {
     /// Set once the init exists: the container was created far enough that the lifecycle's
     /// destroy step, with its poststop hooks, applies (runtime.md#lifecycle steps 12-13).
     poststop: Option<(Option<oci_spec::runtime::Hooks>, String)>,
+    /// Network devices moved into the init's network namespace, put back before it is killed.
+    netdevs: Vec<netdev::Moved>,
 }
 
 impl Undo {
     fn run(mut self) {
+        if let Some(pid) = self.init_pid {
+            netdev::move_back(&self.netdevs, pid);
+        }
         if let Some(pid) = self.init_pid.take() {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             let _ = waitpid(Pid::from_raw(pid), None);
@@ -72,7 +77,7 @@ pub fn create(opts: &CreateOpts) -> Result<(ContainerDir, State)> {
     crate::container::validate_id(opts.id)?;
     let bundle = Bundle::load(opts.bundle)?;
     let dir = ContainerDir::create(opts.root, opts.id)?;
-    let mut undo = Undo { dir: None, cgroup: None, init_pid: None, poststop: None };
+    let mut undo = Undo { dir: None, cgroup: None, init_pid: None, poststop: None, netdevs: Vec::new() };
     let res = create_in(opts, &bundle, &dir, &mut undo);
     match res {
         Ok(state) => Ok((dir, state)),
@@ -176,7 +181,11 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     drop(child_ch);
     let setup = (|| {
         if plan.new_user {
-            write_id_maps(pid, linux)?;
+            idmap::write_id_maps(pid, linux.uid_mappings().as_deref().unwrap_or(&[]), linux.gid_mappings().as_deref().unwrap_or(&[]))?;
+        }
+        send_idmapped_mounts(spec, &bundle.dir, pid, &plan, &parent_ch)?;
+        if let Some(devices) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) {
+            undo.netdevs = netdev::move_into(devices, pid)?;
         }
         // The init builds its rootfs while the cgroup is set up here: the cgroup work
         // (libcgroups' discovery, and the migration into v1 hierarchies, which waits for an RCU
@@ -230,6 +239,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     undo.init_pid = None;
     undo.cgroup = None;
     undo.poststop = None;
+    undo.netdevs.clear();
     Ok(state)
 }
 
@@ -319,17 +329,17 @@ fn spawn_init(ctx: &InitCtx, parent_ch: &Channel) -> Result<i32> {
     }
 }
 
-/// Write uid_map and gid_map of the init's new user namespace.
-fn write_id_maps(pid: i32, linux: &oci_spec::runtime::Linux) -> Result<()> {
-    let fmt = |maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>| -> String {
-        maps.iter()
-            .flatten()
-            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
-            .collect()
-    };
-    for (file, text) in [("uid_map", fmt(linux.uid_mappings())), ("gid_map", fmt(linux.gid_mappings()))] {
-        let p = format!("/proc/{pid}/{file}");
-        std::fs::write(&p, text.as_bytes()).ctx(|| format!("write {p}"))?;
+/// Make the config's idmapped mounts here, where the source's filesystem is ours to idmap, and
+/// hand them to the init (see `linux::idmap`).
+fn send_idmapped_mounts(spec: &oci_spec::runtime::Spec, bundle: &Path, pid: i32, plan: &NsPlan, ch: &Channel) -> Result<()> {
+    let mounts = spec.mounts().as_deref().unwrap_or(&[]);
+    if !mounts.iter().any(idmap::is_idmapped) {
+        return Ok(());
+    }
+    let in_userns = plan.new_user || plan.joins_type(oci_spec::runtime::LinuxNamespaceType::User);
+    let userns = in_userns.then(|| PathBuf::from(format!("/proc/{pid}/ns/user")));
+    for (i, fd) in idmap::detached_mounts(mounts, bundle, userns.as_deref())? {
+        ch.send(&Msg::MountFd(i as u32, fd.as_raw_fd()))?;
     }
     Ok(())
 }

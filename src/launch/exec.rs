@@ -18,6 +18,7 @@ use crate::container::{write_atomic, ContainerDir, Status};
 use crate::error::{Context, Error, Result};
 use crate::linux::clone::fork_with_flags;
 use crate::linux::console;
+use crate::linux::cpu_affinity::ExecAffinity;
 
 pub struct ExecOpts<'a> {
     pub root: &'a Path,
@@ -75,6 +76,11 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
     if opts.process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(Error::config("process.args", "must not be empty"));
     }
+    // A process.json without its own lists takes the container's (as crun does).
+    let affinity = match (opts.process.exec_cpu_affinity(), &state.process) {
+        (None, Some(p)) => ExecAffinity::from_process(p)?,
+        _ => ExecAffinity::from_process(&opts.process)?,
+    };
     let terminal = opts.process.terminal() == Some(true);
     // A foreground exec without a socket keeps the caller's stdio.
     let console = console::socket_for(terminal, opts.console_socket, !opts.detach)?;
@@ -86,7 +92,7 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
     if mid == 0 {
         drop(dir);
         let console = console.as_ref().map(|c| c.as_raw_fd());
-        helper(&namespaces, &child_ch, &opts.process, state.seccomp.as_ref(), opts.preserve_fds, console);
+        helper(&namespaces, &child_ch, &opts.process, state.seccomp.as_ref(), opts.preserve_fds, console, &affinity);
     }
     drop(child_ch);
     drop(namespaces);
@@ -154,8 +160,11 @@ fn helper(
     seccomp: Option<&LinuxSeccomp>,
     preserve_fds: u32,
     console: Option<RawFd>,
+    affinity: &ExecAffinity,
 ) -> ! {
     let res = (|| {
+        // Before the cgroup move (the process inherits it); `final` follows after it.
+        affinity.apply_initial()?;
         for (name, flag, f) in namespaces {
             setns(f.as_fd(), *flag).ctx(|| format!("join {name} namespace of the container"))?;
         }
@@ -163,7 +172,7 @@ fn helper(
     })();
     match res {
         Ok(0) => {
-            let err = match run_process(chan, process, seccomp, preserve_fds, console) {
+            let err = match run_process(chan, process, seccomp, preserve_fds, console, affinity) {
                 Ok(e) | Err(e) => e,
             };
             let _ = chan.send(&Msg::Error(err.to_string()));
@@ -191,11 +200,13 @@ fn run_process(
     seccomp: Option<&LinuxSeccomp>,
     preserve_fds: u32,
     console: Option<RawFd>,
+    affinity: &ExecAffinity,
 ) -> Result<Error> {
     match chan.recv()? {
         Some(Msg::Go) => {}
         _ => return Err(Error::Init("exec: runtime went away".into())),
     }
+    affinity.apply_final()?;
     if let Some(sock) = console {
         // A controlling terminal needs a session of its own.
         nix::unistd::setsid().ctx(|| "setsid".into())?;

@@ -67,9 +67,16 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     if let Some(fd) = ctx.cgroup_fd {
         let _ = close(fd);
     }
-    match ctx.chan.recv()? {
-        Some(Msg::Go) => {}
-        _ => return Err(Error::Init("runtime went away before setup".into())),
+    let mut idmapped = std::collections::HashMap::new();
+    loop {
+        match ctx.chan.recv()? {
+            Some(Msg::Go) => break,
+            Some(Msg::MountFd(i, fd)) => {
+                // SAFETY: the channel just received this descriptor; nothing else owns it.
+                idmapped.insert(i as usize, unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+            }
+            _ => return Err(Error::Init("runtime went away before setup".into())),
+        }
     }
     let spec = ctx.spec;
     let linux = spec.linux().as_ref().ok_or_else(|| Error::config("linux", "missing"))?;
@@ -109,7 +116,7 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
         }
     }
 
-    let has_hooks = build_rootfs(ctx, linux, process, in_userns)?;
+    let has_hooks = build_rootfs(ctx, linux, process, in_userns, idmapped)?;
 
     if !ctx.no_new_keyring {
         join_session_keyring(ctx.id);
@@ -197,7 +204,13 @@ fn recv_after_placed(ctx: &InitCtx) -> Result<Option<Msg>> {
 }
 
 /// Build the root filesystem and switch into it. Returns whether the config has hooks.
-fn build_rootfs(ctx: &InitCtx, linux: &oci_spec::runtime::Linux, process: &oci_spec::runtime::Process, in_userns: bool) -> Result<bool> {
+fn build_rootfs(
+    ctx: &InitCtx,
+    linux: &oci_spec::runtime::Linux,
+    process: &oci_spec::runtime::Process,
+    in_userns: bool,
+    idmapped: std::collections::HashMap<usize, std::os::fd::OwnedFd>,
+) -> Result<bool> {
     let propagation = match linux.rootfs_propagation().as_deref() {
         None | Some("") => None,
         Some(p) => Some(parse_propagation(p).ok_or_else(|| {
@@ -215,6 +228,7 @@ fn build_rootfs(ctx: &InitCtx, linux: &oci_spec::runtime::Linux, process: &oci_s
         new_netns: ctx.plan.new_net,
         new_cgroupns: ctx.plan.new_cgroup,
         cgroup_path: ctx.cgroup_path,
+        idmapped: idmapped.into(),
     };
     let mounts = ctx.spec.mounts().clone().unwrap_or_default();
     for (i, m) in mounts.iter().enumerate() {

@@ -25,6 +25,9 @@ pub enum Msg {
     /// Process → runtime: the seccomp user-notification listener (the fd travels with
     /// SCM_RIGHTS; on receipt this is the new descriptor in the receiving process).
     SeccompFd(RawFd),
+    /// Runtime → init, before `Go`: the detached idmapped mount for `mounts[index]` (SCM_RIGHTS,
+    /// as `SeccompFd`).
+    MountFd(u32, RawFd),
     /// Init → runtime: setup failed with this message.
     Error(String),
 }
@@ -43,12 +46,17 @@ impl Channel {
     }
 
     pub fn send(&self, m: &Msg) -> Result<()> {
-        if let Msg::SeccompFd(fd) = m {
-            let fds = [*fd];
+        let with_fd = match m {
+            Msg::SeccompFd(fd) => Some((vec![b'S'], *fd, "the seccomp listener")),
+            Msg::MountFd(i, fd) => Some(([&[b'M'][..], &i.to_le_bytes()].concat(), *fd, "an idmapped mount")),
+            _ => None,
+        };
+        if let Some((buf, fd, what)) = with_fd {
+            let fds = [fd];
             let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
-            let iov = [std::io::IoSlice::new(b"S")];
+            let iov = [std::io::IoSlice::new(&buf)];
             nix::sys::socket::sendmsg::<()>(self.0.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None)
-                .ctx(|| "send the seccomp listener on the init sync channel".into())?;
+                .ctx(|| format!("send {what} on the init sync channel"))?;
             return Ok(());
         }
         let buf = match m {
@@ -59,7 +67,7 @@ impl Channel {
             Msg::Hooks => vec![b'H'],
             Msg::HooksDone => vec![b'D'],
             Msg::Error(s) => [&[b'E'][..], s.as_bytes()].concat(),
-            Msg::SeccompFd(_) => unreachable!("sent above"),
+            Msg::SeccompFd(_) | Msg::MountFd(..) => unreachable!("sent above"),
         };
         loop {
             match send(self.0.as_raw_fd(), &buf, MsgFlags::MSG_NOSIGNAL) {
@@ -111,6 +119,9 @@ impl Channel {
             b'P' if body.len() == 4 => Msg::Pid(i32::from_le_bytes([body[0], body[1], body[2], body[3]])),
             b'E' => Msg::Error(String::from_utf8_lossy(body).into_owned()),
             b'S' if fd.is_some() => Msg::SeccompFd(fd.unwrap_or(-1)),
+            b'M' if fd.is_some() && body.len() == 4 => {
+                Msg::MountFd(u32::from_le_bytes([body[0], body[1], body[2], body[3]]), fd.unwrap_or(-1))
+            }
             t => return Err(Error::Other(format!("init sync channel: unexpected message tag {t}"))),
         }))
     }

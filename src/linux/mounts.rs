@@ -23,6 +23,8 @@ pub struct MountOptions {
     pub rec_clr: u64,
     /// `tmpcopyup` (podman): fill a new tmpfs with what was under its mount point.
     pub tmpcopyup: bool,
+    /// `idmap` (Some(false)) or `ridmap` (Some(true), the idmapping applied to submounts too).
+    pub idmap: Option<bool>,
     pub data: Vec<String>,
 }
 
@@ -35,6 +37,7 @@ impl Default for MountOptions {
             rec_set: 0,
             rec_clr: 0,
             tmpcopyup: false,
+            idmap: None,
             data: Vec::new(),
         }
     }
@@ -54,7 +57,7 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "rshared", "slave", "rslave", "unbindable", "runbindable", "nosymfollow", "symfollow", "iversion",
     "noiversion", "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime",
     "rdiratime", "rrelatime", "rnorelatime", "rnoatime", "ratime", "rstrictatime", "rnostrictatime",
-    "rnosymfollow", "rsymfollow", "tmpcopyup",
+    "rnosymfollow", "rsymfollow", "tmpcopyup", "idmap", "ridmap",
 ];
 
 // mount_setattr(2) attributes.
@@ -145,7 +148,11 @@ pub fn parse_options(options: &[String]) -> std::result::Result<MountOptions, St
                 o.tmpcopyup = true;
                 continue;
             }
-            "idmap" | "ridmap" | "copy-symlink" => {
+            "idmap" | "ridmap" => {
+                o.idmap = Some(opt == "ridmap");
+                continue;
+            }
+            "copy-symlink" => {
                 return Err(format!("mount option {opt:?} is not supported by this version of hull"));
             }
             other if recursive_attr(other).is_some() => {
@@ -195,6 +202,8 @@ pub struct MountCtx<'a> {
     pub new_netns: bool,
     pub new_cgroupns: bool,
     pub cgroup_path: &'a Path,
+    /// Detached idmapped mounts made by the runtime side, by mount index (see `idmap`).
+    pub idmapped: std::cell::RefCell<std::collections::HashMap<usize, std::os::fd::OwnedFd>>,
 }
 
 fn display(m: &Mount) -> (String, String) {
@@ -227,8 +236,19 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
         let src = bind_source(ctx.bundle, m)?;
         let kind = if src.is_dir() { Kind::Dir } else { Kind::File };
         let target = create_in_root(ctx.rootfs, dest, kind).map_err(|e| mount_err(m, e))?;
-        let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
-        mount_raw(Some(&src), &fd_path(&target), None, flags, None).map_err(|e| mount_err(m, e))?;
+        match ctx.idmapped.borrow_mut().remove(&idx) {
+            Some(detached) => super::idmap::attach(&detached, &target).map_err(|e| {
+                let (src, dst) = display(m);
+                Error::sys(format!("mounts[{idx}]: attach idmapped mount of {src:?} on {dst:?}"), e)
+            })?,
+            None if super::idmap::is_idmapped(m) => {
+                return Err(Error::Other(format!("mounts[{idx}]: the runtime made no idmapped mount for {:?}", m.destination())));
+            }
+            None => {
+                let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
+                mount_raw(Some(&src), &fd_path(&target), None, flags, None).map_err(|e| mount_err(m, e))?;
+            }
+        }
         let extra = without(opts.flags, MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
             let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| mount_err(m, e))?;
@@ -303,6 +323,12 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE): change attributes of a whole mount tree.
 fn set_attr_recursive(fd: &std::os::fd::OwnedFd, set: u64, clr: u64) -> std::result::Result<(), Errno> {
+    mount_setattr(std::os::fd::AsFd::as_fd(fd), libc::AT_RECURSIVE, set, clr, 0)
+}
+
+/// mount_setattr(2) on the mount of `fd` (AT_EMPTY_PATH), with `at_flags` (AT_RECURSIVE) and,
+/// for MOUNT_ATTR_IDMAP, the user namespace fd of the mapping.
+pub fn mount_setattr(fd: BorrowedFd, at_flags: i32, set: u64, clr: u64, userns_fd: u64) -> std::result::Result<(), Errno> {
     #[repr(C)]
     struct MountAttr {
         attr_set: u64,
@@ -310,15 +336,15 @@ fn set_attr_recursive(fd: &std::os::fd::OwnedFd, set: u64, clr: u64) -> std::res
         propagation: u64,
         userns_fd: u64,
     }
-    let attr = MountAttr { attr_set: set, attr_clr: clr, propagation: 0, userns_fd: 0 };
+    let attr = MountAttr { attr_set: set, attr_clr: clr, propagation: 0, userns_fd };
     // SAFETY: the path is a static empty C string, `attr` lives across the call and its exact
     // size is passed.
     let r = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            std::os::fd::AsRawFd::as_raw_fd(fd),
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
             c"".as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            libc::AT_EMPTY_PATH | at_flags,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
@@ -411,7 +437,9 @@ mod tests {
         assert_eq!(m.rec_set, ATTR_RDONLY | ATTR_NOSUID | ATTR_NOATIME);
         assert_eq!(m.rec_clr, ATTR_ATIME_MASK);
         assert_eq!(o(&["rro", "rrw"]).rec_set, 0);
-        let e = parse_options(&["idmap".to_string()]).unwrap_err();
-        assert!(e.contains("\"idmap\""), "{e}");
+        assert_eq!(o(&["rbind", "ridmap"]).idmap, Some(true));
+        assert_eq!(o(&["bind", "idmap"]).idmap, Some(false));
+        let e = parse_options(&["copy-symlink".to_string()]).unwrap_err();
+        assert!(e.contains("\"copy-symlink\""), "{e}");
     }
 }

@@ -597,3 +597,27 @@ pub fn recv_with_fds(fd: std::os::fd::RawFd, what: &str) -> (String, Vec<std::os
     let n = msg.bytes;
     (String::from_utf8_lossy(&buf[..n]).into_owned(), fds, cmsgs)
 }
+
+/// A tmpfs this test mounted on the host; detached on drop (declare it after the `Test`, so it is
+/// dropped first, before the leftover checks).
+pub struct HostTmpfs(pub PathBuf);
+
+impl HostTmpfs {
+    pub fn mount(at: &Path) -> Self {
+        fs::create_dir_all(at).unwrap();
+        let c = std::ffi::CString::new(at.to_str().unwrap()).unwrap();
+        let ty = std::ffi::CString::new("tmpfs").unwrap();
+        // SAFETY: valid C strings; no data.
+        let r = unsafe { libc::mount(ty.as_ptr(), c.as_ptr(), ty.as_ptr(), 0, std::ptr::null()) };
+        assert_eq!(r, 0, "mount tmpfs on {}: {}", at.display(), std::io::Error::last_os_error());
+        HostTmpfs(at.to_path_buf())
+    }
+}
+
+impl Drop for HostTmpfs {
+    fn drop(&mut self) {
+        let c = std::ffi::CString::new(self.0.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+    }
+}

@@ -1,11 +1,15 @@
 #!/bin/bash
 # The pure cgroup v2 lane: hull's own integration tests (default: tests/cgroups.rs) inside a QEMU
-# VM (software emulation) whose only cgroup hierarchy is cgroup2 on /sys/fs/cgroup.
+# VM (software emulation) whose only cgroup hierarchy is cgroup2 on /sys/fs/cgroup, with systemd
+# as PID 1 (as on a real cgroup v2 host) starting the tests from hull-tests.service.
 #   tests/vm/run-cgroupv2.sh      (`make test-cgroupv2` runs it)
 # Environment:
 #   VM_TESTS="cgroups"   integration test targets (tests/<name>.rs) to run, in one boot
 #   VM_FILTER=...        passed to each test binary (a test-name filter, or e.g. "--exact NAME")
 #   VM_TIMEOUT=900       seconds before qemu is killed and the lane fails
+#   VM_START_TIMEOUT=120 seconds from boot to the tests' start (systemd up) before the same
+#   VM_SYSTEMD=1         0: no systemd, a shell /init runs the tests as PID 1 (systemd tests skip)
+#   VM_APPEND=...        more kernel command line (e.g. systemd.log_level=debug)
 #   VM_MODULES="fuse loop"  kernel modules loaded in the VM (device nodes some tests use)
 #   VM_MEM=1024          guest memory in MiB
 # Cache (ignored by git): .cache/vm/ holds the kernel .deb, the vmlinux extracted from it and the
@@ -21,8 +25,14 @@ log=$work/cgroupv2.log
 VM_TESTS=${VM_TESTS:-cgroups}
 VM_FILTER=${VM_FILTER:-}
 VM_TIMEOUT=${VM_TIMEOUT:-900}
+VM_START_TIMEOUT=${VM_START_TIMEOUT:-120}
+VM_SYSTEMD=${VM_SYSTEMD:-1}
+VM_APPEND=${VM_APPEND:-}
 VM_MODULES=${VM_MODULES-fuse loop}
 VM_MEM=${VM_MEM:-1024}
+# systemd loads autofs4 at start (a warning on the console when it cannot): loaded by /init.
+modules=$VM_MODULES
+[ "$VM_SYSTEMD" = 1 ] && modules="$modules autofs4"
 say() { echo "test-cgroupv2: $*"; }
 elapsed() { echo "$(date +%s.%N) $1" | awk '{printf "%.1f", $1 - $2}'; }
 mkdir -p "$cache" "$work"
@@ -42,7 +52,7 @@ if [ ! -f "$kdir/vmlinux" ]; then
     rm -rf "$kdir/x"
 fi
 mkdir -p "$kdir/modules"
-for m in $VM_MODULES; do
+for m in $modules; do
     [ -f "$kdir/modules/$m.ko" ] && continue
     dpkg-deb --fsys-tarfile "$kdir"/*.deb |
         tar -x -O --wildcards "./lib/modules/*/$m.ko" > "$kdir/modules/$m.ko.tmp"
@@ -75,7 +85,8 @@ if [ ! -e "$rootfs/$marker" ]; then
 fi
 
 # 3. The initramfs: static busybox (+ applet links) and tini, the binaries stripped, with their
-#    libraries from ldd, the modules, /init and its config.
+#    libraries from ldd, the modules, /init, the test runner and its config; systemd (the host's,
+#    Debian's) with systemctl and a unit set of one target and one service.
 ird=$work/initramfs
 rm -rf "$ird" && mkdir -p "$ird"/bin "$ird"/usr/bin "$ird"/etc "$ird"/root "$ird"/lib/modules
 cp /bin/busybox "$ird"/bin/busybox
@@ -83,34 +94,64 @@ for a in $(/bin/busybox --list-full); do
     [ -e "$ird/$a" ] || { mkdir -p "$ird/$(dirname "$a")" && ln -s /bin/busybox "$ird/$a"; }
 done
 cp /usr/bin/tini-static "$ird"/usr/bin/
-for m in $VM_MODULES; do cp "$kdir/modules/$m.ko" "$ird"/lib/modules/; done
+for m in $modules; do cp "$kdir/modules/$m.ko" "$ird"/lib/modules/; done
 put() { mkdir -p "$ird$(dirname "$1")" && cp -L "$1" "$ird$1"; }
+with_libs() { for lib in $(ldd "$1" | grep -o '/[^ ]*'); do [ -e "$ird$lib" ] || put "$lib"; done; }
 for b in "$repo/target/debug/hull" $bins; do
-    put "$b" && strip "$ird$b"
-    for lib in $(ldd "$b" | grep -o '/[^ ]*'); do [ -e "$ird$lib" ] || put "$lib"; done
+    put "$b" && strip "$ird$b" && with_libs "$b"
 done
+if [ "$VM_SYSTEMD" = 1 ]; then
+    for b in /lib/systemd/systemd /usr/bin/systemctl; do put "$b" && with_libs "$b"; done
+    mkdir -p "$ird"/etc/systemd/system "$ird"/lib/systemd/system "$ird"/var/lib
+    cp "$here/hull-tests.target" "$here/hull-tests.service" "$ird"/etc/systemd/system/
+    # The slices container engines put containers in (system.slice and -.slice are built in).
+    cp /lib/systemd/system/machine.slice /lib/systemd/system/user.slice "$ird"/lib/systemd/system/
+    cp -L /etc/os-release "$ird"/etc/os-release
+    echo 6875c1c0cafe4e0fa1e7e57c9e5f0001 > "$ird"/etc/machine-id   # not a first boot
+    printf 'root:x:0:0:root:/root:/bin/sh\n' > "$ird"/etc/passwd
+    printf 'root:x:0:\ntty:x:5:\n' > "$ird"/etc/group
+fi
+mkdir -p "$ird"/usr/lib/hull-vm && cp "$here/run-tests" "$ird"/usr/lib/hull-vm/
 mkdir -p "$ird$repo/target"
 cp -a "$rootfs" "$ird$rootfs"
 : > "$ird$repo/target/hull-test.lock"
 cp "$here/init" "$ird/init" && chmod 755 "$ird/init"
-{ printf 'TESTS=%q\n' "$(echo $bins)"; printf 'FILTER=%q\n' "$VM_FILTER"; } > "$ird/etc/hull-vm.conf"
-(cd "$ird" && find . | /bin/busybox cpio -o -H newc 2>/dev/null) | gzip -1 > "$work/initrd.gz"
-say "initramfs $(du -h "$work/initrd.gz" | cut -f1), kernel $(cat "$kdir/version"), prepared in $(elapsed "$start") s"
+{ printf 'SYSTEMD=%q\n' "$VM_SYSTEMD"; printf 'TESTS=%q\n' "$(echo $bins)"
+  printf 'FILTER=%q\n' "$VM_FILTER"; } > "$ird/etc/hull-vm.conf"
+# Uncompressed: unpacking gzip under emulation costs more (0.8 s) than qemu loading 40 MB.
+rm -f "$work/initrd.gz"
+(cd "$ird" && find . | /bin/busybox cpio -o -H newc 2>/dev/null) > "$work/initrd.cpio"
+say "initramfs $(du -h "$work/initrd.cpio" | cut -f1) ($([ "$VM_SYSTEMD" = 1 ] && echo systemd || echo shell) init), kernel $(cat "$kdir/version"), prepared in $(elapsed "$start") s"
 
 # 4. Boot. The serial console goes to the log; tail streams it. qemu is killed (by its pid) on
-#    timeout or interrupt.
+#    timeout or interrupt. systemd: hull-tests.target alone, status output only for errors, its
+#    log (warnings and up) straight to the console.
+cmdline="console=ttyS0 quiet panic=-1 reboot=t mitigations=off acpi=off"
+[ "$VM_SYSTEMD" = 1 ] && cmdline="$cmdline systemd.unit=hull-tests.target systemd.show_status=error
+    systemd.log_level=warning systemd.log_target=console systemd.log_color=0"
+cmdline="$cmdline $VM_APPEND"
+: > "$log"
 boot=$(date +%s.%N)
 qemu-system-x86_64 -M microvm,acpi=off -accel tcg,thread=multi -smp 2 -m "$VM_MEM" \
-    -nographic -no-reboot -kernel "$kdir/vmlinux" -initrd "$work/initrd.gz" \
-    -append "console=ttyS0 quiet panic=-1 reboot=t mitigations=off acpi=off" </dev/null >"$log" 2>&1 &
+    -nographic -no-reboot -kernel "$kdir/vmlinux" -initrd "$work/initrd.cpio" \
+    -append "$(echo $cmdline)" </dev/null >"$log" 2>&1 &
 qpid=$!
 trap 'kill "$qpid" 2>/dev/null || true' EXIT
 tail -n +1 -f --pid="$qpid" "$log" &
-timed_out=0 up=
+timed_out=0 up= begin=
 while kill -0 "$qpid" 2>/dev/null; do
     [ -z "$up" ] && grep -q 'hull-vm: userspace up' "$log" && up=$(elapsed "$boot")
-    if [ "$(elapsed "$boot" | cut -d. -f1)" -ge "$VM_TIMEOUT" ]; then
+    [ -z "$begin" ] && grep -q 'hull-vm: BEGIN TESTS' "$log" && begin=$(elapsed "$boot")
+    t=$(elapsed "$boot" | cut -d. -f1)
+    if [ "$t" -ge "$VM_TIMEOUT" ]; then
         timed_out=1; kill "$qpid"; break
+    fi
+    if [ -z "$begin" ] && [ "$t" -ge "$VM_START_TIMEOUT" ]; then
+        timed_out=2; kill "$qpid"; break
+    fi
+    # systemd's end when it cannot go on (no unit to start, a crash): no use waiting.
+    if grep -q '^Freezing execution' "$log"; then
+        timed_out=3; kill "$qpid"; break
     fi
     sleep 0.2
 done
@@ -122,6 +163,15 @@ trap - EXIT
 out=$(tr -d '\r' < "$log")
 fail=()
 [ "$timed_out" = 1 ] && fail+=("timed out after $VM_TIMEOUT s")
+[ "$timed_out" = 2 ] && fail+=("the tests did not start within $VM_START_TIMEOUT s of boot$(
+    [ "$VM_SYSTEMD" = 1 ] && echo " (did systemd come up and start hull-tests.service?)")")
+[ "$timed_out" = 3 ] && fail+=("systemd froze (Freezing execution)")
+grep -q 'hull-vm: FATAL' <<<"$out" && fail+=("$(grep -o 'hull-vm: FATAL.*' <<<"$out" | head -n1)")
+if [ "$VM_SYSTEMD" = 1 ] && ! grep -q '^hull-vm: tests start' <<<"$out"; then
+    fail+=("systemd did not start hull-tests.service (see its messages in the log)")
+elif [ "$VM_SYSTEMD" = 1 ] && ! grep -q '^hull-vm: systemd pid1: yes' <<<"$out"; then
+    fail+=("systemd is not PID 1 in the VM")
+fi
 grep -q 'Kernel panic' <<<"$out" && fail+=("kernel panic")
 end=$(grep -o 'hull-vm: END TESTS exit code [0-9]*' <<<"$out" || true)
 [ -n "$end" ] || fail+=("no end marker")
@@ -133,13 +183,13 @@ results=$(grep '^test result:' <<<"$out" || true)
 [ -z "$results" ] || grep -q '^test result: .* [1-9][0-9]* passed' <<<"$results" || fail+=("no test passed")
 echo
 say "---- summary ----"
-grep -E '^hull-vm: (kernel|/sys/fs/cgroup is|cgroup\.subtree_control|.* exit code)' <<<"$out" || true
+grep -E '^hull-vm: (systemd pid1|kernel|/sys/fs/cgroup is|cgroup\.subtree_control|.* exit code)' <<<"$out" || true
 [ -n "$results" ] && echo "$results"
 failed=$(sed -n '/^failures:$/,/^test result:/{/^    [^ ]/p}' <<<"$out" | sort -u)
 [ -n "$failed" ] && { echo "failed tests:"; echo "$failed"; }
 # Where each failing test panicked, and the first line of its message.
 grep -A1 "^thread '.*' .*panicked at" <<<"$out" | grep -v '^--$' || true
-say "boot to userspace ${up:-?} s, VM $(elapsed "$boot") s, lane wall time $(elapsed "$start") s, log $log"
+say "boot to userspace ${up:-?} s, to the tests' start ${begin:-?} s, VM $(elapsed "$boot") s, lane wall time $(elapsed "$start") s, log $log"
 if [ ${#fail[@]} -gt 0 ]; then
     say "FAIL: $(IFS=';'; echo "${fail[*]}")"
     exit 1

@@ -101,6 +101,7 @@ for b in "$repo/target/debug/hull" $bins; do
     put "$b" && strip "$ird$b" && with_libs "$b"
 done
 if [ "$VM_SYSTEMD" = 1 ]; then
+    [ -x /lib/systemd/systemd ] || { say "no /lib/systemd/systemd (apt-get install systemd, or VM_SYSTEMD=0)"; exit 1; }
     for b in /lib/systemd/systemd /usr/bin/systemctl; do put "$b" && with_libs "$b"; done
     mkdir -p "$ird"/etc/systemd/system "$ird"/lib/systemd/system "$ird"/var/lib
     cp "$here/hull-tests.target" "$here/hull-tests.service" "$ird"/etc/systemd/system/

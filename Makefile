@@ -1,7 +1,7 @@
 # hull: build, demo, tests, benchmark. Everything runs as root (containers need it).
 CARGO ?= cargo
 export PATH := $(HOME)/.cargo/bin:$(PATH)
-HULL_RELEASE := target/release/hull
+HULL_RELEASE := target/x86_64-unknown-linux-gnu/release/hull
 ROOTFS := bundles/busybox/rootfs
 
 .PHONY: all build release rootfs demo test unit bench clean test-clients test-cgroupv2

@@ -7,8 +7,8 @@
 #                             that fail for hull but pass for runc
 
 CARGO            ?= cargo
-OCI_CONFORMANCE  ?= target/release/oci-conformance
-HULL_BIN         ?= target/release/hull
+OCI_CONFORMANCE  ?= target/x86_64-unknown-linux-gnu/release/oci-conformance
+HULL_BIN         ?= target/x86_64-unknown-linux-gnu/release/hull
 RUNC_BIN         ?= /usr/sbin/runc
 CRUN_WRAPPER     ?= oci-conformance/crun-wrapper.sh
 CONFORMANCE_JOBS ?= 3

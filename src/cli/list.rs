@@ -15,9 +15,15 @@ pub struct ListArgs {
     pub quiet: bool,
 }
 
-/// The user name of a uid from the host's /etc/passwd.
+/// The user name of a uid from the host's /etc/passwd, read directly (hull is linked
+/// statically, so glibc's NSS modules are not used), as Go's os/user does for runc.
 fn user_name(uid: u32) -> Option<String> {
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten().map(|u| u.name)
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+    })
 }
 
 pub fn run(g: &Globals, a: ListArgs) -> Result<()> {

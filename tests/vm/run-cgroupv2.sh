@@ -97,7 +97,7 @@ cp /usr/bin/tini-static "$ird"/usr/bin/
 for m in $modules; do cp "$kdir/modules/$m.ko" "$ird"/lib/modules/; done
 put() { mkdir -p "$ird$(dirname "$1")" && cp -L "$1" "$ird$1"; }
 with_libs() { for lib in $(ldd "$1" | grep -o '/[^ ]*'); do [ -e "$ird$lib" ] || put "$lib"; done; }
-for b in "$repo/target/debug/hull" $bins; do
+for b in "$repo/target/x86_64-unknown-linux-gnu/debug/hull" $bins; do
     put "$b" && strip "$ird$b" && with_libs "$b"
 done
 if [ "$VM_SYSTEMD" = 1 ]; then

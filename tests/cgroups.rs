@@ -671,3 +671,83 @@ fn more_limits_land_where_present() {
     }
     t.finish();
 }
+
+/// Settings cgroup v2 does not have are refused there, naming the field; `useHierarchy: false`
+/// is refused everywhere (the kernel always accounts hierarchically); nothing is left behind.
+#[test]
+fn impossible_memory_settings_are_refused() {
+    let Some(t) = setup("cg_mem_refused") else { return };
+    let mut cases = vec![("hier", json!({"useHierarchy": false}), "useHierarchy")];
+    if cgroup_v2() {
+        cases.push(("swappiness", json!({"swappiness": 10}), "swappiness"));
+        cases.push(("kernel", json!({"kernel": 1 << 26}), "memory.kernel"));
+        cases.push(("oom", json!({"disableOOMKiller": true}), "disableOOMKiller"));
+    }
+    for (suffix, memory, field) in cases {
+        let id = t.id_with(suffix);
+        let mut b = t.bundle_for(&id);
+        b.args(&["true"]);
+        b.set("/linux/resources/memory", memory);
+        t.try_create(&b, &[]).assert_err(field);
+        t.assert_gone(&id);
+    }
+    t.finish();
+}
+
+/// A controller the host lacks (net_cls is not mounted here, and does not exist on v2) is named.
+#[test]
+fn network_class_id_needs_net_cls() {
+    let Some(t) = setup("cg_net_cls") else { return };
+    if !cgroup_v2() && Path::new(CG_ROOT).join("net_cls").is_dir() {
+        eprintln!("SKIP: this host has net_cls");
+        return t.finish();
+    }
+    let id = t.id();
+    let mut b = t.bundle();
+    b.args(&["true"]);
+    b.set("/linux/resources/network", json!({"classID": 1048577}));
+    t.try_create(&b, &[]).assert_err("net_cls");
+    t.assert_gone(&id);
+    t.finish();
+}
+
+/// `cpu.burst` given alone lands too.
+#[test]
+fn cpu_burst_alone() {
+    let Some(t) = setup("cg_burst") else { return };
+    let id = t.id();
+    let mut b = t.bundle();
+    b.args(&["sleep", "100000"]);
+    b.set("/linux/resources/cpu", json!({"burst": 20000}));
+    t.create(&b);
+    let file = if cgroup_v2() { "cpu.max.burst" } else { "cpu.cfs_burst_us" };
+    assert_eq!(cg_file("cpu", &id, file), "20000");
+    t.finish();
+}
+
+/// `memory.checkBeforeUpdate`: an update to a limit below the current usage is refused and the
+/// old limit stays (v1's kernel refuses it too; v2's would take it and reclaim or OOM-kill).
+#[test]
+fn check_before_update_refuses_limit_below_usage() {
+    let Some(t) = setup("cg_check_update") else { return };
+    let id = t.id();
+    let mut b = t.bundle();
+    // 24 MiB in a tmpfs: charged to the container, and not reclaimable without swap.
+    b.add_mount(json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs", "options": ["size=64m"]}));
+    b.sh("dd if=/dev/zero of=/data/fill bs=1M count=24 2>/dev/null; touch /data/done; exec sleep 100000");
+    b.set("/linux/resources/memory", json!({"limit": 128 << 20, "swap": 128 << 20}));
+    t.create_start(&b);
+    wait_for("the container to fill its tmpfs", || {
+        t.rt(&["exec", &id, "test", "-e", "/data/done"]).ok().then_some(())
+    });
+    let res = t.dir("update").join("resources.json");
+    fs::write(&res, json!({"memory": {"limit": 8u64 << 20, "swap": 8u64 << 20, "checkBeforeUpdate": true}}).to_string()).unwrap();
+    let out = t.rt_with(&["update", "--resources", "-", &id], |c| {
+        c.stdin(fs::File::open(&res).unwrap());
+    });
+    assert!(!out.ok(), "a limit below usage must be refused\n{}", out.show());
+    assert!(out.stderr.contains("memory"), "{}", out.show());
+    assert_eq!(knob(&MEM_LIMIT, &id), (128u64 << 20).to_string(), "the old limit stays");
+    assert_eq!(t.status(&id).as_deref(), Some("running"));
+    t.finish();
+}

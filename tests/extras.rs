@@ -267,6 +267,14 @@ fn scheduler_iopriority_personality() {
     } else {
         eprintln!("note: no ionice in the rootfs: process.ioPriority not checked");
     }
+    // The scheduler flags as config-linux.md spells them (oci-spec spells two of them otherwise).
+    let id = t.id_with("flags");
+    let mut b = t.bundle_for(&id);
+    b.set("/process/scheduler", json!({"policy": "SCHED_BATCH", "flags": ["SCHED_FLAG_RESET_ON_FORK"]}));
+    b.sh("cat /proc/self/stat");
+    let stat = t.run_ok(&b);
+    let rest: Vec<&str> = stat.trim().rsplit_once(") ").unwrap().1.split(' ').collect();
+    assert_eq!(rest[41 - 3], "3", "policy SCHED_BATCH with SCHED_FLAG_RESET_ON_FORK: {stat}");
     // And without them: the defaults (SCHED_OTHER, nice 0, x86_64).
     let id = t.id_with("defaults");
     let mut b = t.bundle_for(&id);

@@ -61,6 +61,23 @@ fn nosymfollow_tmpfs() {
     t.finish();
 }
 
+/// `lazytime` is a mount flag (MS_LAZYTIME): the superblock shows it, `nolazytime` clears it.
+#[test]
+fn lazytime_tmpfs() {
+    let Some(t) = setup("extras_lazytime") else { return };
+    for (suffix, opts, want) in [("on", json!(["lazytime"]), true), ("off", json!(["lazytime", "nolazytime"]), false)] {
+        let id = t.id_with(suffix);
+        let mut b = t.bundle_for(&id);
+        b.add_mount(json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs", "options": opts}));
+        b.sh("grep ' /mnt ' /proc/self/mountinfo");
+        let out = t.run(&b, &[]);
+        out.assert_ok();
+        let mi = parse_mountinfo(out.stdout.trim());
+        assert_eq!(mi[0].has_super_opt("lazytime") || mi[0].has_opt("lazytime"), want, "{}", out.stdout);
+    }
+    t.finish();
+}
+
 /// 10. `features`: valid JSON with the version range, SCMP_ACT_NOTIFY, rro and tmpcopyup; and
 /// every advertised mount option works on a tmpfs in a real container.
 #[test]

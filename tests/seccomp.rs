@@ -388,3 +388,18 @@ fn notify_is_refused() {
     }
     t.finish();
 }
+
+/// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV belongs to the filter with the notification listener
+/// only (the kernel refuses it elsewhere): a profile without SCMP_ACT_NOTIFY that names it runs.
+#[test]
+fn wait_killable_recv_flag_without_notify() {
+    let Some(t) = setup("sc_wait_killable") else { return };
+    let mut b = t.bundle();
+    let mut sc = allow_all_but(json!([{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]));
+    sc["flags"] = json!(["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", "SECCOMP_FILTER_FLAG_LOG"]);
+    b.set("/linux/seccomp", sc);
+    b.sh("mkdir /tmp/x 2>/dev/null; echo rc=$?");
+    tmpfs_tmp(&mut b);
+    assert_eq!(kv(&t.run_ok(&b), "rc"), "1", "mkdir must be denied by the filter");
+    t.finish();
+}

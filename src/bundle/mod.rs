@@ -40,11 +40,15 @@ pub fn parse_config(text: &[u8]) -> Result<Spec> {
     let mut de = serde_json::Deserializer::from_slice(text);
     match serde_path_to_error::deserialize::<_, Spec>(&mut de) {
         Ok(spec) => Ok(spec),
-        Err(e) if is_unknown_capability(e.path()) => {
-            // Rare path: drop capability names this build does not know (runc warns and goes on).
+        Err(e) if is_unknown_capability(e.path()) || e.path().to_string().starts_with("process.scheduler.flags") => {
+            // Rare paths: drop capability names this build does not know (runc warns and goes
+            // on); accept the spec's scheduler flag names where oci-spec spells them otherwise.
             let mut v: serde_json::Value =
                 serde_json::from_slice(text).map_err(|e| Error::config("(document)", e.to_string()))?;
             drop_unknown_capabilities(&mut v);
+            if let Some(p) = v.get_mut("process") {
+                respell_scheduler_flags(p);
+            }
             serde_path_to_error::deserialize::<_, Spec>(v).map_err(config_error)
         }
         Err(e) => Err(config_error(e)),
@@ -61,6 +65,21 @@ fn config_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Error
 
 fn is_unknown_capability(path: &serde_path_to_error::Path) -> bool {
     path.to_string().starts_with("process.capabilities.")
+}
+
+/// config-linux.md names two scheduler flags `SCHED_FLAG_RESET_ON_FORK` and
+/// `SCHED_FLAG_DL_OVERRUN`; oci-spec 0.10 calls them `SCHED_RESET_ON_FORK` and
+/// `SCHED_FLAG_D_L_OVERRUN`. Rewrite a process object's flags to the crate's names.
+pub fn respell_scheduler_flags(process: &mut serde_json::Value) {
+    let Some(flags) = process.pointer_mut("/scheduler/flags").and_then(|f| f.as_array_mut()) else { return };
+    for f in flags {
+        let name = match f.as_str() {
+            Some("SCHED_FLAG_RESET_ON_FORK") => "SCHED_RESET_ON_FORK",
+            Some("SCHED_FLAG_DL_OVERRUN") => "SCHED_FLAG_D_L_OVERRUN",
+            _ => continue,
+        };
+        *f = serde_json::Value::from(name);
+    }
 }
 
 fn drop_unknown_capabilities(v: &mut serde_json::Value) {

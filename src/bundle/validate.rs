@@ -140,6 +140,9 @@ pub fn validate(spec: &Spec) -> Result<()> {
     if linux.intel_rdt().is_some() && !resctrl_mounted() {
         return Err(Error::config("linux.intelRdt", "Intel RDT needs the resctrl filesystem, which is not mounted on this host"));
     }
+    if linux.intel_rdt().is_some() {
+        return Err(Error::config("linux.intelRdt", "Intel RDT (resctrl) is not supported by this version of hull"));
+    }
     if let Some(p) = linux.cgroups_path() {
         if p.components().any(|c| c == Component::ParentDir) {
             return Err(Error::config("linux.cgroupsPath", format!("{p:?} must not contain \"..\"")));

@@ -236,6 +236,7 @@ impl Cgroup {
     pub fn update(&self, resources: &LinuxResources) -> Result<()> {
         let mut res = resources.clone();
         res.set_devices(None);
+        self.check_before_update(&res)?;
         self.apply_controllers(&res)
     }
 
@@ -243,7 +244,46 @@ impl Cgroup {
         self.refuse_unavailable(res)?;
         let disable_oom_killer = res.memory().as_ref().and_then(|m| m.disable_oom_killer()).unwrap_or(false);
         let opt = ControllerOpt { resources: res, disable_oom_killer, oom_score_adj: None, freezer_state: None };
-        self.manager.apply(&opt).map_err(|e| self.err(format!("apply resources: {e}")))
+        self.manager.apply(&opt).map_err(|e| self.err(format!("apply resources: {e}")))?;
+        self.apply_lone_cpu_burst(res)
+    }
+
+    /// libcgroups' v1 cpu controller runs only when another cpu setting is present: a burst given
+    /// alone is written here.
+    fn apply_lone_cpu_burst(&self, res: &LinuxResources) -> Result<()> {
+        let Some(cpu) = res.cpu() else { return Ok(()) };
+        let others = cpu.shares().is_some()
+            || cpu.quota().is_some()
+            || cpu.period().is_some()
+            || cpu.realtime_runtime().is_some()
+            || cpu.realtime_period().is_some()
+            || cpu.idle().is_some();
+        match cpu.burst() {
+            Some(burst) if !others && !matches!(self.setup, CgroupSetup::Unified) => {
+                let f = Path::new(CGROUP_ROOT).join("cpu").join(self.record.rel()).join("cpu.cfs_burst_us");
+                fs::write(&f, burst.to_string()).map_err(|e| Error::io("write", &f, e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// `memory.checkBeforeUpdate`: refuse a new limit below the current usage. v1 refuses it
+    /// anyway (EBUSY); v2 would take it and start reclaiming, so hull checks memory.current.
+    fn check_before_update(&self, res: &LinuxResources) -> Result<()> {
+        let Some(m) = res.memory() else { return Ok(()) };
+        let (Some(true), Some(limit)) = (m.check_before_update(), m.limit()) else { return Ok(()) };
+        if limit <= 0 || !matches!(self.setup, CgroupSetup::Unified) {
+            return Ok(());
+        }
+        let f = self.dir().join("memory.current");
+        let current: i64 = fs::read_to_string(&f).map_err(|e| Error::io("read", &f, e))?.trim().parse().unwrap_or(0);
+        if current > limit {
+            return Err(self.err(format!(
+                "linux.resources.memory.limit: {limit} is below the current usage {current} ({}), and checkBeforeUpdate is set",
+                f.display()
+            )));
+        }
+        Ok(())
     }
 
     /// The container's directory in the unified hierarchy (pure v2, or hybrid's unified tree).
@@ -259,6 +299,23 @@ impl Cgroup {
     fn refuse_unavailable(&self, res: &LinuxResources) -> Result<()> {
         let v1 = !matches!(self.setup, CgroupSetup::Unified);
         self.refuse_missing_controllers(res, v1)?;
+        if let Some(m) = res.memory() {
+            if m.use_hierarchy() == Some(false) {
+                return Err(self.err("linux.resources.memory.useHierarchy: false is not possible: the kernel always accounts memory hierarchically"));
+            }
+            let v1_only = [
+                ("swappiness", m.swappiness().is_some()),
+                ("kernel", m.kernel().is_some()),
+                ("kernelTCP", m.kernel_tcp().is_some()),
+                ("disableOOMKiller", m.disable_oom_killer() == Some(true)),
+            ];
+            if let Some((field, _)) = v1_only.iter().find(|(_, set)| *set && !v1) {
+                return Err(self.err(format!("linux.resources.memory.{field}: cgroup v2 has no such setting (it exists on cgroup v1 only)")));
+            }
+            if v1 && m.kernel().is_some() {
+                crate::log::warn("linux.resources.memory.kernel: this kernel ignores kernel memory limits (memory.kmem.limit_in_bytes is deprecated)");
+            }
+        }
         let parent_has = |file: &str| {
             let base = Path::new(CGROUP_ROOT).join(if v1 { "blkio" } else { "" });
             base.join(file).exists()
@@ -294,6 +351,12 @@ impl Cgroup {
             ("linux.resources.cpu", "cpuset", cpu.is_some_and(|c| c.cpus().is_some() || c.mems().is_some())),
             ("linux.resources.pids", "pids", res.pids().is_some()),
             ("linux.resources.hugepageLimits", "hugetlb", res.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty())),
+            ("linux.resources.network.classID", "net_cls", res.network().as_ref().is_some_and(|n| n.class_id().is_some())),
+            (
+                "linux.resources.network.priorities",
+                "net_prio",
+                res.network().as_ref().is_some_and(|n| n.priorities().as_ref().is_some_and(|p| !p.is_empty())),
+            ),
         ];
         let v2_file = self.dir().join("cgroup.controllers");
         let v2_has = if v1 { String::new() } else { fs::read_to_string(&v2_file).unwrap_or_default() };

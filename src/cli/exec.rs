@@ -74,9 +74,10 @@ pub struct ExecArgs {
 /// Parse a process.json; errors name the JSON path.
 fn load_process(path: &PathBuf) -> Result<Process> {
     let text = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
-    let mut de = serde_json::Deserializer::from_slice(&text);
-    serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| Error::Other(format!("process {path:?}: {}: {}", e.path(), e.inner())))
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| Error::Other(format!("process {path:?}: {e}")))?;
+    crate::bundle::respell_scheduler_flags(&mut v);
+    serde_path_to_error::deserialize(v).map_err(|e| Error::Other(format!("process {path:?}: {}: {}", e.path(), e.inner())))
 }
 
 fn build_process(a: &ExecArgs, state: &State) -> Result<Process> {

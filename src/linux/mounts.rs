@@ -57,7 +57,7 @@ pub const KNOWN_OPTIONS: &[&str] = &[
     "rshared", "slave", "rslave", "unbindable", "runbindable", "nosymfollow", "symfollow", "iversion",
     "noiversion", "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime",
     "rdiratime", "rrelatime", "rnorelatime", "rnoatime", "ratime", "rstrictatime", "rnostrictatime",
-    "rnosymfollow", "rsymfollow", "tmpcopyup", "idmap", "ridmap",
+    "rnosymfollow", "rsymfollow", "tmpcopyup", "idmap", "ridmap", "lazytime", "nolazytime",
 ];
 
 // mount_setattr(2) attributes.
@@ -129,6 +129,8 @@ pub fn parse_options(options: &[String]) -> std::result::Result<MountOptions, St
             "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty(), MsFlags::empty()),
             "nostrictatime" => (MsFlags::empty(), MsFlags::MS_STRICTATIME, MsFlags::empty()),
             "silent" => (MsFlags::MS_SILENT, MsFlags::empty(), MsFlags::empty()),
+            "lazytime" => (MsFlags::MS_LAZYTIME, MsFlags::empty(), MsFlags::empty()),
+            "nolazytime" => (MsFlags::empty(), MsFlags::MS_LAZYTIME, MsFlags::empty()),
             "loud" => (MsFlags::empty(), MsFlags::MS_SILENT, MsFlags::empty()),
             "bind" => (MsFlags::MS_BIND, MsFlags::empty(), MsFlags::empty()),
             "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty(), MsFlags::empty()),

@@ -35,7 +35,13 @@ pub struct Compiled {
     pub flags: libc::c_ulong,
     /// The program that returns USER_NOTIF, installed with a listener.
     pub notify: Option<usize>,
+    /// Flags for the listener's filter only (the kernel refuses them without NEW_LISTENER).
+    pub notify_flags: libc::c_ulong,
 }
+
+/// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19): a notifying syscall waits killably once
+/// the agent has received it.
+const FLAG_WAIT_KILLABLE_RECV: libc::c_ulong = 1 << 5;
 
 /// TRACE data that marks a compiled SCMP_ACT_NOTIFY return (rewritten before install).
 const NOTIFY_MARK: u32 = 0xfeed;
@@ -189,17 +195,20 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
             }
         }
     }
-    let mut flags = 0;
+    let (mut flags, mut notify_flags) = (0, 0);
     for f in s.flags().iter().flatten() {
         flags |= match f {
             LinuxSeccompFilterFlag::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
             LinuxSeccompFilterFlag::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
             LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
-            // Only meaningful with user notification, which is refused above.
-            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => 0,
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => {
+                // Only meaningful (and only accepted) on the filter with the listener.
+                notify_flags |= FLAG_WAIT_KILLABLE_RECV;
+                0
+            }
         };
     }
-    Ok(Compiled { programs, flags, notify })
+    Ok(Compiled { programs, flags, notify, notify_flags })
 }
 
 /// Install the filters (in order) on the calling process. Needs no_new_privs or CAP_SYS_ADMIN.
@@ -208,7 +217,11 @@ pub fn install(c: &Compiled) -> Result<Option<std::os::fd::OwnedFd>> {
     let mut listener = None;
     for (i, prog) in c.programs.iter().enumerate() {
         let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut libc::sock_filter };
-        let flags = if c.notify == Some(i) { c.flags | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER } else { c.flags };
+        let flags = if c.notify == Some(i) {
+            c.flags | c.notify_flags | libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
+        } else {
+            c.flags
+        };
         // SAFETY: `fprog` points at `prog`, which outlives the call; the kernel copies the program.
         let r = unsafe {
             libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, flags, &fprog as *const libc::sock_fprog)

@@ -654,6 +654,12 @@ fn more_limits_land_where_present() {
     } else {
         eprintln!("note: no /dev/loop0 or no throttling here; block I/O not checked");
     }
+    // A weight needs a scheduler that honours it (v1 blkio.weight: CFQ/BFQ; v2: io.weight).
+    let weight_file = if v2 { "io.weight" } else { "blkio.weight" };
+    let weight_here = if v2 { has("io", "io.weight") } else { has("blkio", "blkio.weight") };
+    if weight_here {
+        b.set("/linux/resources/blockIO/weight", json!(300));
+    }
     if has("hugetlb", "hugetlb.2MB.limit_in_bytes") {
         b.set("/linux/resources/hugepageLimits", json!([{"pageSize": "2MB", "limit": 4 << 20}]));
         let file = if v2 { "hugetlb.2MB.max" } else { "hugetlb.2MB.limit_in_bytes" };
@@ -664,6 +670,17 @@ fn more_limits_land_where_present() {
     t.create(&b);
     for (ctrl, file, want) in &checks {
         assert_eq!(&cg_file(ctrl, &id, file), want, "{file}");
+    }
+    if weight_here {
+        let d = cgroup_dir(if v2 { "io" } else { "blkio" }, &id);
+        if d.join(weight_file).exists() {
+            let w = read_trim(d.join(weight_file));
+            assert!(w == "300" || w.lines().any(|l| l == "default 300"), "{weight_file}: {w}");
+        } else {
+            assert_eq!(read_trim(d.join("io.bfq.weight")).lines().next(), Some("default 300"), "io.bfq.weight");
+        }
+    } else {
+        eprintln!("note: no {weight_file} here; blockIO.weight not checked");
     }
     if !v2 {
         let oom = cg_file("memory", &id, "memory.oom_control");

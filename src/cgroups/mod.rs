@@ -316,9 +316,15 @@ impl Cgroup {
                 crate::log::warn("linux.resources.memory.kernel: this kernel ignores kernel memory limits (memory.kmem.limit_in_bytes is deprecated)");
             }
         }
+        // v1: the blkio root has the files its children get; v2: the root has no io.* files, so
+        // look in the container's own cgroup (which exists by now), BFQ's name included.
         let parent_has = |file: &str| {
-            let base = Path::new(CGROUP_ROOT).join(if v1 { "blkio" } else { "" });
-            base.join(file).exists()
+            if v1 {
+                Path::new(CGROUP_ROOT).join("blkio").join(file).exists()
+            } else {
+                let d = self.dir();
+                d.join(file).exists() || d.join(file.replace("io.", "io.bfq.")).exists()
+            }
         };
         if let Some(b) = res.block_io() {
             let weight_file = if v1 { "blkio.weight" } else { "io.weight" };

@@ -673,11 +673,14 @@ fn more_limits_land_where_present() {
     }
     if weight_here {
         let d = cgroup_dir(if v2 { "io" } else { "blkio" }, &id);
-        if d.join(weight_file).exists() {
-            let w = read_trim(d.join(weight_file));
-            assert!(w == "300" || w.lines().any(|l| l == "default 300"), "{weight_file}: {w}");
-        } else {
+        if d.join("io.bfq.weight").exists() {
             assert_eq!(read_trim(d.join("io.bfq.weight")).lines().next(), Some("default 300"), "io.bfq.weight");
+        } else if v2 {
+            // v1's 10-1000 mapped linearly onto io.weight's 1-10000, as runc does.
+            let w = read_trim(d.join(weight_file));
+            assert_eq!(w.lines().next(), Some(format!("default {}", 1 + (300 - 10) * 9999 / 990).as_str()), "{weight_file}: {w}");
+        } else {
+            assert_eq!(read_trim(d.join(weight_file)), "300", "{weight_file}");
         }
     } else {
         eprintln!("note: no {weight_file} here; blockIO.weight not checked");

@@ -243,9 +243,33 @@ impl Cgroup {
     fn apply_controllers(&self, res: &LinuxResources) -> Result<()> {
         self.refuse_unavailable(res)?;
         let disable_oom_killer = res.memory().as_ref().and_then(|m| m.disable_oom_killer()).unwrap_or(false);
-        let opt = ControllerOpt { resources: res, disable_oom_killer, oom_score_adj: None, freezer_state: None };
+        // libcgroups 0.7 converts a v2 io weight in u16 arithmetic, which overflows for weights
+        // above 16: hull writes the weight itself.
+        let v2_weight = match res.block_io().as_ref().and_then(|b| b.weight()) {
+            Some(w) if w > 0 && matches!(self.setup, CgroupSetup::Unified) => Some(w),
+            _ => None,
+        };
+        let mut own = res.clone();
+        if let (Some(_), Some(b)) = (v2_weight, own.block_io_mut()) {
+            b.set_weight(None);
+        }
+        let opt = ControllerOpt { resources: &own, disable_oom_killer, oom_score_adj: None, freezer_state: None };
         self.manager.apply(&opt).map_err(|e| self.err(format!("apply resources: {e}")))?;
+        if let Some(w) = v2_weight {
+            self.write_io_weight(w)?;
+        }
         self.apply_lone_cpu_burst(res)
+    }
+
+    /// `blockIO.weight` (v1's 10-1000) on v2, as runc: BFQ's io.bfq.weight takes it as it is;
+    /// io.weight (1-10000) gets the linear conversion 1 + (w - 10) * 9999 / 990.
+    fn write_io_weight(&self, w: u16) -> Result<()> {
+        let d = self.dir();
+        let (f, v) = match d.join("io.bfq.weight") {
+            bfq if bfq.exists() => (bfq, u32::from(w)),
+            _ => (d.join("io.weight"), 1 + u32::from(w).saturating_sub(10) * 9999 / 990),
+        };
+        fs::write(&f, format!("default {v}")).map_err(|e| Error::io("write", &f, e))
     }
 
     /// libcgroups' v1 cpu controller runs only when another cpu setting is present: a burst given

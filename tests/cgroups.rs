@@ -771,3 +771,27 @@ fn check_before_update_refuses_limit_below_usage() {
     assert_eq!(t.status(&id).as_deref(), Some("running"));
     t.finish();
 }
+
+/// On v2 the init and exec'd processes are cloned straight into the container's cgroup
+/// (CLONE_INTO_CGROUP): limited from their first instruction, no migration afterwards.
+#[test]
+fn v2_init_and_exec_are_cloned_into_the_cgroup() {
+    let Some(t) = setup("cg_clone_into") else { return };
+    if !cgroup_v2() || !is_hull() {
+        eprintln!("SKIP: CLONE_INTO_CGROUP is for cgroup v2 (hull)");
+        return t.finish();
+    }
+    let id = t.id();
+    let mut b = t.bundle();
+    b.args(&["sleep", "100000"]);
+    b.write();
+    let log = t.dir("logs").join("debug.log");
+    let log_s = log.to_str().unwrap();
+    t.rt(&["--debug", "--log", log_s, "create", "--bundle", b.dir_str(), &id]).assert_ok();
+    t.rt(&["start", &id]).assert_ok();
+    t.rt(&["--debug", "--log", log_s, "exec", &id, "true"]).assert_ok();
+    let text = fs::read_to_string(&log).unwrap();
+    assert!(text.contains("init was cloned into its cgroup"), "create log:\n{text}");
+    assert!(text.contains("exec: process was cloned into its cgroup"), "exec log:\n{text}");
+    t.finish();
+}

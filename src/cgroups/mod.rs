@@ -161,9 +161,7 @@ impl Cgroup {
 
     /// True when `pid` is already in the container's cgroup (cloned into it).
     pub fn holds(&self, pid: i32) -> bool {
-        let want = format!("0::/{}", self.record.rel().display());
-        matches!(self.setup, CgroupSetup::Unified)
-            && fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|s| s.lines().any(|l| l == want))
+        matches!(self.setup, CgroupSetup::Unified) && holds_pid(&self.record, pid, None)
     }
 
     /// The manager of an existing container's cgroup.
@@ -536,6 +534,31 @@ pub fn kill_all(record: &CgroupRecord) -> bool {
         .iter()
         .map(|d| d.join("cgroup.kill"))
         .any(|f| f.exists() && fs::write(&f, "1").is_ok())
+}
+
+/// True when `pid` is already in the container's v2 cgroup (or `sub` below it).
+pub fn holds_pid(record: &CgroupRecord, pid: i32, sub: Option<&str>) -> bool {
+    let mut want = Path::new("/").join(record.rel());
+    if let Some(s) = sub {
+        want.push(s.trim_start_matches('/'));
+    }
+    let want = format!("0::{}", want.display());
+    Path::new(CGROUP_ROOT).join("cgroup.controllers").exists()
+        && fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|s| s.lines().any(|l| l == want))
+}
+
+/// On a pure v2 host, the container's cgroup (or `sub` below it) open for CLONE_INTO_CGROUP, so an
+/// exec'd process starts inside it. None elsewhere or when it cannot be opened (the caller then
+/// moves the process after the clone).
+pub fn open_for_exec(record: &CgroupRecord, sub: Option<&str>) -> Option<OwnedFd> {
+    if !Path::new(CGROUP_ROOT).join("cgroup.controllers").exists() {
+        return None;
+    }
+    let mut dir = Path::new(CGROUP_ROOT).join(record.rel());
+    if let Some(s) = sub {
+        dir.push(s.trim_start_matches('/'));
+    }
+    crate::linux::open_fd(&dir, OFlag::O_PATH | OFlag::O_DIRECTORY).ok()
 }
 
 /// True when the container's freezer says frozen. Read directly: this runs for every `state`.

@@ -88,11 +88,14 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
     let (parent_ch, child_ch) = Channel::pair()?;
     let signals = if opts.detach { None } else { Some(super::wait::block_signals()?) };
 
+    // Pure v2: the process is cloned straight into the container's cgroup.
+    let cgroup_fd = crate::cgroups::open_for_exec(&state.cgroup, opts.cgroup);
     let mid = fork_with_flags(0, None).ctx(|| "fork namespace-joining helper".into())?;
     if mid == 0 {
         drop(dir);
         let console = console.as_ref().map(|c| c.as_raw_fd());
-        helper(&namespaces, &child_ch, &opts.process, state.seccomp.as_ref(), opts.preserve_fds, console, &affinity);
+        let cgroup = cgroup_fd.as_ref().map(|f| f.as_raw_fd());
+        helper(&namespaces, &child_ch, &opts.process, state.seccomp.as_ref(), opts.preserve_fds, console, &affinity, cgroup);
     }
     drop(child_ch);
     drop(namespaces);
@@ -103,8 +106,13 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
         Some(Msg::Error(e)) => return Err(Error::Init(e)),
         _ => return Err(Error::Init("exec helper exited without starting the process".into())),
     };
+    drop(cgroup_fd);
     let started = (|| {
-        crate::cgroups::join(&state.cgroup, pid, opts.cgroup)?;
+        if crate::cgroups::holds_pid(&state.cgroup, pid, opts.cgroup) {
+            crate::log::debug("exec: process was cloned into its cgroup");
+        } else {
+            crate::cgroups::join(&state.cgroup, pid, opts.cgroup)?;
+        }
         // As runc: the container's oom_score_adj applies to every process entering it, not the
         // caller's (a shim runs near -998).
         let adj = opts.process.oom_score_adj().or_else(|| state.process.as_ref().and_then(|p| p.oom_score_adj()));
@@ -161,6 +169,7 @@ fn helper(
     preserve_fds: u32,
     console: Option<RawFd>,
     affinity: &ExecAffinity,
+    cgroup: Option<RawFd>,
 ) -> ! {
     let res = (|| {
         // Before the cgroup move (the process inherits it); `final` follows after it.
@@ -168,7 +177,7 @@ fn helper(
         for (name, flag, f) in namespaces {
             setns(f.as_fd(), *flag).ctx(|| format!("join {name} namespace of the container"))?;
         }
-        fork_with_flags(libc::CLONE_PARENT as u64, None).ctx(|| "clone exec process".into())
+        fork_with_flags(libc::CLONE_PARENT as u64, cgroup).ctx(|| "clone exec process".into())
     })();
     match res {
         Ok(0) => {

@@ -403,3 +403,80 @@ fn wait_killable_recv_flag_without_notify() {
     assert_eq!(kv(&t.run_ok(&b), "rc"), "1", "mkdir must be denied by the filter");
     t.finish();
 }
+
+/// A tiny static x86_64 ELF that makes the 32-bit x86 `getpid` (int 0x80, eax 20), then exits
+/// with the low byte of the result: 1 for pid 1, 256 - errno when denied, SIGSYS when killed.
+fn write_i386_getpid_probe(dir: &Path) -> std::path::PathBuf {
+    let code: &[u8] = &[
+        0xb8, 0x14, 0x00, 0x00, 0x00, // mov eax, 20 (i386 getpid)
+        0xcd, 0x80, //                   int 0x80
+        0x89, 0xc7, //                   mov edi, eax
+        0xb8, 0x3c, 0x00, 0x00, 0x00, // mov eax, 60 (x86_64 exit)
+        0x0f, 0x05, //                   syscall
+    ];
+    let (base, hdr) = (0x40_0000u64, 64u64 + 56);
+    let size = hdr + code.len() as u64;
+    let mut f = Vec::new();
+    f.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    f.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    f.extend_from_slice(&0x3eu16.to_le_bytes()); // EM_X86_64
+    f.extend_from_slice(&1u32.to_le_bytes());
+    f.extend_from_slice(&(base + hdr).to_le_bytes()); // entry
+    f.extend_from_slice(&64u64.to_le_bytes()); // phoff
+    f.extend_from_slice(&0u64.to_le_bytes()); // shoff
+    f.extend_from_slice(&0u32.to_le_bytes()); // flags
+    for v in [64u16, 56, 1, 0, 0, 0] {
+        f.extend_from_slice(&v.to_le_bytes()); // ehsize, phentsize, phnum, shentsize, shnum, shstrndx
+    }
+    f.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    f.extend_from_slice(&5u32.to_le_bytes()); // R + X
+    for v in [0u64, base, base, size, size, 0x1000] {
+        f.extend_from_slice(&v.to_le_bytes()); // offset, vaddr, paddr, filesz, memsz, align
+    }
+    f.extend_from_slice(code);
+    let p = dir.join("i386-getpid");
+    fs::write(&p, f).unwrap();
+    fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    p
+}
+
+/// 32-bit x86 system calls: judged by their i386 numbers when the profile lists SCMP_ARCH_X86
+/// (as libseccomp does; Docker's profile lists it), killed when it does not.
+#[test]
+fn x86_syscalls_follow_the_profile_when_listed() {
+    let Some(t) = setup("sc_x86") else { return };
+    let errno_getpid = json!([{"names": ["getpid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]);
+    let mut docker = docker_seccomp();
+    docker["architectures"] = json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]);
+    let cases = [
+        ("native-only", json!(["SCMP_ARCH_X86_64"]), errno_getpid.clone(), None, Some(libc::SIGSYS)),
+        ("x86-denied", json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]), errno_getpid, Some(256 - 38), None),
+        ("x86-allowed", json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"]), json!([]), Some(1), None),
+    ];
+    for (suffix, archs, rules, code, signal) in cases {
+        let id = t.id_with(suffix);
+        let mut b = t.bundle_for(&id);
+        let out = b.out();
+        write_i386_getpid_probe(&out);
+        let mut sc = allow_all_but(rules);
+        sc["architectures"] = archs;
+        b.set("/linux/seccomp", sc);
+        b.args(&["/out/i386-getpid"]);
+        let r = t.run(&b, &[]);
+        let got = (r.code, r.signal.or(r.code.filter(|c| *c > 128).map(|c| c - 128)));
+        match (code, signal) {
+            (Some(c), _) => assert_eq!(r.code, Some(c), "{suffix}: {got:?}\n{}", r.show()),
+            (_, Some(s)) => assert_eq!(got.1, Some(s), "{suffix}: expected SIGSYS\n{}", r.show()),
+            _ => unreachable!(),
+        }
+    }
+    // Docker's profile (which lists SCMP_ARCH_X86) allows getpid to 32-bit programs too.
+    let id = t.id_with("docker");
+    let mut b = t.bundle_for(&id);
+    let out = b.out();
+    write_i386_getpid_probe(&out);
+    b.set("/linux/seccomp", docker);
+    b.args(&["/out/i386-getpid"]);
+    assert_eq!(t.run(&b, &[]).code, Some(1), "getpid under Docker's profile, from a 32-bit call");
+    t.finish();
+}

@@ -10,10 +10,12 @@
 //!
 //! A call matched by a rule thus gets exactly that rule's action (every other filter says
 //! ALLOW), and an unmatched call gets the default action. Syscall names this build does not know
-//! are skipped with a debug log, as runc does. Only x86_64 filters are built: seccompiler's
-//! prologue kills a process that makes a syscall of another architecture (32-bit x86 through
-//! int 0x80), whatever the profile's `architectures` list; that is stricter than runc, never
-//! weaker. SCMP_ACT_NOTIFY: seccompiler has no such action, so notify rules are compiled as a
+//! are skipped with a debug log, as runc does. Architectures: x86_64 always; with SCMP_ARCH_X86
+//! listed, a second set of filters judges 32-bit x86 calls (int 0x80) by their i386 numbers, and
+//! each set's prologue lets the other architecture through; otherwise a call of another
+//! architecture kills the process (libseccomp's bad-arch action). x32 is not filtered
+//! separately: its calls reach the x86_64 filters with their x32 numbers, which match no rule.
+//! SCMP_ACT_NOTIFY: seccompiler has no such action, so notify rules are compiled as a
 //! marked TRACE and the marked return instructions are rewritten to SECCOMP_RET_USER_NOTIF; that
 //! filter is installed with SECCOMP_FILTER_FLAG_NEW_LISTENER and the listener goes to the agent at
 //! `listenerPath` (see `send_to_agent`).
@@ -124,29 +126,33 @@ fn add(map: &mut RuleMap, nr: i64, rules: Vec<SeccompRule>) {
     }
 }
 
-pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
-    let default_errno = s.default_errno_ret();
-    let default = action(s.default_action(), default_errno);
-    let has_errno = |a: LinuxSeccompAction| matches!(a, LinuxSeccompAction::ScmpActErrno | LinuxSeccompAction::ScmpActTrace);
-    if default_errno.is_some() && !has_errno(s.default_action()) {
-        return Err(Error::config("linux.seccomp.defaultErrnoRet", "the default action takes no errno"));
+/// The number of a syscall name on 32-bit x86.
+fn syscall_number_x86(name: &str) -> Option<i64> {
+    syscalls::SYSCALLS_X86.binary_search_by(|(n, _)| n.cmp(&name)).ok().map(|i| syscalls::SYSCALLS_X86[i].1)
+}
+
+const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
+const AUDIT_ARCH_I386: u32 = 3 | 0x4000_0000;
+const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
+const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+
+/// seccompiler starts every program with `load arch; if arch == x86_64 skip 1; kill process`.
+/// Make the kill an ALLOW (another set of filters judges that architecture's calls), and with
+/// `arch` judge that architecture instead of x86_64.
+fn arch_prologue(p: &mut BpfProgram, arch: Option<u32>) -> Result<()> {
+    let ok = p.len() > 2 && p[1].k == AUDIT_ARCH_X86_64 && p[2].code == BPF_RET_K && p[2].k == SECCOMP_RET_KILL_PROCESS;
+    if !ok {
+        return Err(Error::Other("seccomp: unexpected filter prologue from seccompiler".into()));
     }
-    for (i, sc) in s.syscalls().iter().flatten().enumerate() {
-        if sc.names().is_empty() {
-            return Err(Error::config(format!("linux.seccomp.syscalls[{i}].names"), "must name at least one syscall"));
-        }
-        if sc.errno_ret().is_some() && !has_errno(sc.action()) {
-            return Err(Error::config(format!("linux.seccomp.syscalls[{i}].errnoRet"), "the action takes no errno"));
-        }
+    if let Some(a) = arch {
+        p[1].k = a;
     }
-    let uses_notify = s.default_action() == LinuxSeccompAction::ScmpActNotify
-        || s.syscalls().iter().flatten().any(|sc| sc.action() == LinuxSeccompAction::ScmpActNotify);
-    if uses_notify && s.listener_path().is_none() {
-        return Err(Error::config("linux.seccomp.listenerPath", "SCMP_ACT_NOTIFY needs a listenerPath"));
-    }
-    if s.listener_metadata().is_some() && s.listener_path().is_none() {
-        return Err(Error::config("linux.seccomp.listenerMetadata", "must not be set without listenerPath"));
-    }
+    p[2].k = SECCOMP_RET_ALLOW;
+    Ok(())
+}
+
+/// The filters of a profile for one architecture, syscall names resolved with `number`.
+fn programs_for(s: &LinuxSeccomp, default: SeccompAction, number: fn(&str) -> Option<i64>) -> Result<Vec<BpfProgram>> {
     let mut matched_any: RuleMap = BTreeMap::new();
     let mut by_action: Vec<(SeccompAction, RuleMap)> = Vec::new();
     for (i, sc) in s.syscalls().iter().flatten().enumerate() {
@@ -154,7 +160,7 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
         let act = action(sc.action(), sc.errno_ret());
         let rules = rules_of(sc, &path)?;
         for name in sc.names() {
-            let Some(nr) = syscall_number(name) else {
+            let Some(nr) = number(name) else {
                 crate::log::debug(format!("seccomp: unknown syscall {name:?} skipped"));
                 continue;
             };
@@ -185,6 +191,53 @@ pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
     }
     for (act, rules) in by_action {
         programs.push(build(rules, SeccompAction::Allow, act)?);
+    }
+    Ok(programs)
+}
+
+pub fn compile(s: &LinuxSeccomp) -> Result<Compiled> {
+    let default_errno = s.default_errno_ret();
+    let default = action(s.default_action(), default_errno);
+    let has_errno = |a: LinuxSeccompAction| matches!(a, LinuxSeccompAction::ScmpActErrno | LinuxSeccompAction::ScmpActTrace);
+    if default_errno.is_some() && !has_errno(s.default_action()) {
+        return Err(Error::config("linux.seccomp.defaultErrnoRet", "the default action takes no errno"));
+    }
+    for (i, sc) in s.syscalls().iter().flatten().enumerate() {
+        if sc.names().is_empty() {
+            return Err(Error::config(format!("linux.seccomp.syscalls[{i}].names"), "must name at least one syscall"));
+        }
+        if sc.errno_ret().is_some() && !has_errno(sc.action()) {
+            return Err(Error::config(format!("linux.seccomp.syscalls[{i}].errnoRet"), "the action takes no errno"));
+        }
+    }
+    let uses_notify = s.default_action() == LinuxSeccompAction::ScmpActNotify
+        || s.syscalls().iter().flatten().any(|sc| sc.action() == LinuxSeccompAction::ScmpActNotify);
+    if uses_notify && s.listener_path().is_none() {
+        return Err(Error::config("linux.seccomp.listenerPath", "SCMP_ACT_NOTIFY needs a listenerPath"));
+    }
+    if s.listener_metadata().is_some() && s.listener_path().is_none() {
+        return Err(Error::config("linux.seccomp.listenerMetadata", "must not be set without listenerPath"));
+    }
+    let mut programs = programs_for(s, default.clone(), syscall_number)?;
+    // 32-bit x86 (int 0x80, AUDIT_ARCH_I386) when the profile lists it, as libseccomp adds an
+    // architecture: a second set of filters with the i386 numbers. Each set lets the other
+    // architecture's calls pass; without SCMP_ARCH_X86 they are killed (libseccomp's bad-arch
+    // action).
+    if s.architectures().iter().flatten().any(|a| *a == oci_spec::runtime::Arch::ScmpArchX86) {
+        if uses_notify {
+            return Err(Error::config(
+                "linux.seccomp.architectures",
+                "SCMP_ACT_NOTIFY together with SCMP_ARCH_X86 is not supported (one listener per process)",
+            ));
+        }
+        let mut x86 = programs_for(s, default, syscall_number_x86)?;
+        for p in &mut programs {
+            arch_prologue(p, None)?;
+        }
+        for p in &mut x86 {
+            arch_prologue(p, Some(AUDIT_ARCH_I386))?;
+        }
+        programs.extend(x86);
     }
     let mut notify = None;
     for (i, prog) in programs.iter_mut().enumerate() {
@@ -265,6 +318,28 @@ pub fn send_to_agent(path: &std::path::Path, metadata: Option<&str>, pid: i32, s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn x86_gets_its_own_filters_and_each_set_lets_the_other_pass() {
+        let p: LinuxSeccomp = serde_json::from_value(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            "syscalls": [{"names": ["getpid", "mmap2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}]
+        }))
+        .unwrap();
+        let c = compile(&p).unwrap();
+        assert_eq!(c.programs.len(), 2, "one ERRNO filter per architecture");
+        let archs: Vec<u32> = c.programs.iter().map(|p| p[1].k).collect();
+        assert_eq!(archs, [AUDIT_ARCH_X86_64, AUDIT_ARCH_I386]);
+        assert!(c.programs.iter().all(|p| p[2].k == SECCOMP_RET_ALLOW));
+        assert_eq!(syscall_number_x86("getpid"), Some(20));
+        assert_eq!(syscall_number("mmap2"), None, "x86-only names exist in the i386 table only");
+        // Without SCMP_ARCH_X86: x86_64 only, foreign calls killed.
+        let mut q = p.clone();
+        q.set_architectures(Some(vec![oci_spec::runtime::Arch::ScmpArchX86_64]));
+        let c = compile(&q).unwrap();
+        assert_eq!(c.programs.len(), 1);
+        assert_eq!(c.programs[0][2].k, SECCOMP_RET_KILL_PROCESS);
+    }
 
     #[test]
     fn syscall_table_resolves_names() {

@@ -95,7 +95,8 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
         drop(dir);
         let console = console.as_ref().map(|c| c.as_raw_fd());
         let cgroup = cgroup_fd.as_ref().map(|f| f.as_raw_fd());
-        helper(&namespaces, &child_ch, &opts.process, state.seccomp.as_ref(), opts.preserve_fds, console, &affinity, cgroup);
+        let target = Target { namespaces: &namespaces, cgroup };
+        helper(target, &child_ch, &opts.process, state.seccomp.as_ref(), opts.preserve_fds, console, &affinity);
     }
     drop(child_ch);
     drop(namespaces);
@@ -159,25 +160,31 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
     }
 }
 
+/// Where the exec'd process is born: the container's namespaces to join, and its cgroup on v2
+/// (CLONE_INTO_CGROUP).
+struct Target<'a> {
+    namespaces: &'a [(&'static str, CloneFlags, File)],
+    cgroup: Option<RawFd>,
+}
+
 /// The forked helper: join the namespaces, clone the process as our parent's child, report its
 /// pid and exit. The process waits for `Go` (cgroup joined), prepares itself and execs.
 fn helper(
-    namespaces: &[(&'static str, CloneFlags, File)],
+    target: Target,
     chan: &Channel,
     process: &Process,
     seccomp: Option<&LinuxSeccomp>,
     preserve_fds: u32,
     console: Option<RawFd>,
     affinity: &ExecAffinity,
-    cgroup: Option<RawFd>,
 ) -> ! {
     let res = (|| {
         // Before the cgroup move (the process inherits it); `final` follows after it.
         affinity.apply_initial()?;
-        for (name, flag, f) in namespaces {
+        for (name, flag, f) in target.namespaces {
             setns(f.as_fd(), *flag).ctx(|| format!("join {name} namespace of the container"))?;
         }
-        fork_with_flags(libc::CLONE_PARENT as u64, cgroup).ctx(|| "clone exec process".into())
+        fork_with_flags(libc::CLONE_PARENT as u64, target.cgroup).ctx(|| "clone exec process".into())
     })();
     match res {
         Ok(0) => {

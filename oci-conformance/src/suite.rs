@@ -473,25 +473,16 @@ impl<'a> G<'a> {
     }
     /// Mark every case of the group that has no result yet.
     pub fn fail_rest(&mut self, msg: &str) {
-        let keys: Vec<&'static str> = self
-            .cases
-            .iter()
-            .map(|c| c.key)
-            .filter(|k| !self.results.contains_key(k))
-            .collect();
-        for k in keys {
-            self.results.insert(k, Outcome::Fail(msg.to_string()));
-        }
+        self.set_rest(|| Outcome::Fail(msg.to_string()));
     }
     pub fn skip_rest(&mut self, why: &str) {
-        let keys: Vec<&'static str> = self
-            .cases
-            .iter()
-            .map(|c| c.key)
-            .filter(|k| !self.results.contains_key(k))
-            .collect();
+        self.set_rest(|| Outcome::Skip(why.to_string()));
+    }
+    fn set_rest(&mut self, outcome: impl Fn() -> Outcome) {
+        let keys: Vec<&'static str> =
+            self.cases.iter().map(|c| c.key).filter(|k| !self.results.contains_key(k)).collect();
         for k in keys {
-            self.results.insert(k, Outcome::Skip(why.to_string()));
+            self.results.insert(k, outcome());
         }
     }
     pub fn fail_keys(&mut self, keys: &[&str], msg: &str) {
@@ -897,6 +888,16 @@ impl<'a> G<'a> {
     pub fn run_checker(&mut self, b: &mut Bundle, probes: &[&str]) -> Result<Report, String> {
         b.checker(probes);
         self.run_process(b)
+    }
+    /// `run_checker`, or every case of the group without a result fails with the error.
+    pub fn checker_or_fail_rest(&mut self, b: &mut Bundle, probes: &[&str]) -> Option<Report> {
+        match self.run_checker(b, probes) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.fail_rest(&e);
+                None
+            }
+        }
     }
 
     /// Like run_checker but with the process already set in the bundle.

@@ -118,13 +118,11 @@ impl Cgroup {
     /// parents' controllers) and open it for CLONE_INTO_CGROUP, so the init is limited from its
     /// first instruction and skips the migration. None on v1 and hybrid hosts.
     pub fn prepare_for_clone(path: PathBuf, id: &str, systemd: bool) -> Result<Option<(Cgroup, OwnedFd)>> {
-        if systemd {
+        // One stat decides; v1 builds its manager once, after the clone (`new_for_create`).
+        if systemd || !pure_v2() {
             return Ok(None);
         }
         let cg = Self::new_for_create(path, id, false)?;
-        if !matches!(cg.setup, CgroupSetup::Unified) {
-            return Ok(None);
-        }
         match cg.make_v2_dirs() {
             Ok(fd) => Ok(Some((cg, fd))),
             Err(e) => {
@@ -161,7 +159,7 @@ impl Cgroup {
 
     /// True when `pid` is already in the container's cgroup (cloned into it).
     pub fn holds(&self, pid: i32) -> bool {
-        matches!(self.setup, CgroupSetup::Unified) && holds_pid(&self.record, pid, None)
+        holds_pid(&self.record, pid, None)
     }
 
     /// The manager of an existing container's cgroup.
@@ -442,10 +440,11 @@ pub fn remove(record: &CgroupRecord) -> Result<()> {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(_) if dir.ends_with(rel) => {
-                kill_all(record);
-                let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-                for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                if !kill_all(record) {
+                    let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+                    for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                        let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                    }
                 }
                 rmdir_retry(dir)?;
             }
@@ -462,12 +461,15 @@ fn remove_systemd(record: &CgroupRecord) -> Result<()> {
     kill_all(record);
     let cg = Cgroup::open(record, "")?;
     cg.manager.remove().map_err(|e| cg.err(format!("stop the systemd scope: {e}")))?;
-    let dir = Path::new(CGROUP_ROOT).join(record.rel());
-    for _ in 0..100 {
-        if record.unified.is_none() || !dir.exists() {
-            break;
+    // The scope's directory is known once the init was placed in it.
+    if record.unified.is_some() {
+        let dir = Path::new(CGROUP_ROOT).join(record.rel());
+        for _ in 0..100 {
+            if !dir.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
-        std::thread::sleep(Duration::from_millis(10));
     }
     Ok(())
 }
@@ -536,28 +538,32 @@ pub fn kill_all(record: &CgroupRecord) -> bool {
         .any(|f| f.exists() && fs::write(&f, "1").is_ok())
 }
 
+/// True on a pure cgroup v2 host (/sys/fs/cgroup is the unified hierarchy): one stat.
+pub fn pure_v2() -> bool {
+    Path::new(CGROUP_ROOT).join("cgroup.controllers").exists()
+}
+
+/// The container's cgroup (or `sub` below it) relative to the v2 root, on a pure v2 host.
+fn v2_rel(record: &CgroupRecord, sub: Option<&str>) -> Option<PathBuf> {
+    let mut rel = record.rel().to_path_buf();
+    if let Some(s) = sub {
+        rel.push(s.trim_start_matches('/'));
+    }
+    pure_v2().then_some(rel)
+}
+
 /// True when `pid` is already in the container's v2 cgroup (or `sub` below it).
 pub fn holds_pid(record: &CgroupRecord, pid: i32, sub: Option<&str>) -> bool {
-    let mut want = Path::new("/").join(record.rel());
-    if let Some(s) = sub {
-        want.push(s.trim_start_matches('/'));
-    }
-    let want = format!("0::{}", want.display());
-    Path::new(CGROUP_ROOT).join("cgroup.controllers").exists()
-        && fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|s| s.lines().any(|l| l == want))
+    let Some(rel) = v2_rel(record, sub) else { return false };
+    let want = format!("0::/{}", rel.display());
+    fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|s| s.lines().any(|l| l == want))
 }
 
 /// On a pure v2 host, the container's cgroup (or `sub` below it) open for CLONE_INTO_CGROUP, so an
 /// exec'd process starts inside it. None elsewhere or when it cannot be opened (the caller then
 /// moves the process after the clone).
 pub fn open_for_exec(record: &CgroupRecord, sub: Option<&str>) -> Option<OwnedFd> {
-    if !Path::new(CGROUP_ROOT).join("cgroup.controllers").exists() {
-        return None;
-    }
-    let mut dir = Path::new(CGROUP_ROOT).join(record.rel());
-    if let Some(s) = sub {
-        dir.push(s.trim_start_matches('/'));
-    }
+    let dir = Path::new(CGROUP_ROOT).join(v2_rel(record, sub)?);
     crate::linux::open_fd(&dir, OFlag::O_PATH | OFlag::O_DIRECTORY).ok()
 }
 

@@ -264,14 +264,22 @@ pub(super) fn send_listener(linux: &oci_spec::runtime::Linux, pid: i32, state: s
 fn place_in_cgroup(pid: i32, path: PathBuf, id: &str, systemd: bool, spec: &oci_spec::runtime::Spec, undo: &mut Undo) -> Result<()> {
     let linux = spec.linux().as_ref().ok_or_else(|| Error::config("linux", "missing"))?;
     let cgroup = match undo.cgroup {
-        Some(ref mut c) => c,
-        None => undo.cgroup.insert(Cgroup::new_for_create(path, id, systemd)?),
+        // Made before the clone (pure v2): the init is in it unless the kernel refused
+        // CLONE_INTO_CGROUP.
+        Some(ref mut c) if c.holds(pid) => {
+            crate::log::debug("create: init was cloned into its cgroup");
+            c
+        }
+        Some(ref mut c) => {
+            c.add_task(pid)?;
+            c
+        }
+        None => {
+            let c = undo.cgroup.insert(Cgroup::new_for_create(path, id, systemd)?);
+            c.add_task(pid)?;
+            c
+        }
     };
-    if cgroup.holds(pid) {
-        crate::log::debug("create: init was cloned into its cgroup");
-    } else {
-        cgroup.add_task(pid)?;
-    }
     cgroup.apply(linux.resources().as_ref())?;
     if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         let p = format!("/proc/{pid}/oom_score_adj");

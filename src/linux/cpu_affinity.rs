@@ -49,21 +49,8 @@ fn apply(field: &str, set: Option<&CpuSet>) -> Result<()> {
 /// Parse a CPU list: comma-separated CPU numbers and inclusive ranges ("0-3,7").
 pub fn parse_cpu_list(s: &str) -> std::result::Result<CpuSet, String> {
     let mut set = CpuSet::new();
-    let num = |n: &str| n.trim().parse::<usize>().map_err(|_| format!("{n:?} is not a CPU number"));
-    for part in s.split(',') {
-        let (lo, hi) = match part.split_once('-') {
-            Some((a, b)) => (num(a)?, num(b)?),
-            None => (num(part)?, num(part)?),
-        };
-        if lo > hi {
-            return Err(format!("range {part:?} ends before it starts"));
-        }
-        if hi >= CpuSet::count() {
-            return Err(format!("CPU {hi} is beyond the {} CPUs a CPU set can hold", CpuSet::count()));
-        }
-        for cpu in lo..=hi {
-            set.set(cpu).map_err(|e| format!("CPU {cpu}: {e}"))?;
-        }
+    for cpu in super::parse_ranges(s, CpuSet::count()).map_err(|e| format!("CPU list: {e}"))? {
+        set.set(cpu).map_err(|e| format!("CPU {cpu}: {e}"))?;
     }
     Ok(set)
 }

@@ -26,6 +26,27 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
+/// Parse a list of numbers and inclusive ranges, as CPU and NUMA node lists are written
+/// ("0-3,7"), every number below `limit`. The error says which part is wrong.
+pub fn parse_ranges(s: &str, limit: usize) -> std::result::Result<Vec<usize>, String> {
+    let mut out = Vec::new();
+    let num = |n: &str| n.trim().parse::<usize>().map_err(|_| format!("{n:?} is not a number"));
+    for part in s.split(',') {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (num(a)?, num(b)?),
+            None => (num(part)?, num(part)?),
+        };
+        if lo > hi {
+            return Err(format!("range {part:?} ends before it starts"));
+        }
+        if hi >= limit {
+            return Err(format!("{hi} is beyond the {limit} this list can hold"));
+        }
+        out.extend(lo..=hi);
+    }
+    Ok(out)
+}
+
 /// open(2) returning an owned descriptor (nix 0.29's `open` returns a raw one).
 pub fn open_fd<P: ?Sized + nix::NixPath>(path: &P, flags: OFlag) -> Result<OwnedFd, Errno> {
     let fd = nix::fcntl::open(path, flags | OFlag::O_CLOEXEC, Mode::empty())?;

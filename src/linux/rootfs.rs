@@ -55,7 +55,7 @@ pub fn mount_cgroup(ctx: &MountCtx, m: &Mount, opts: &MountOptions) -> Result<()
     let flags = without(opts.flags, MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     let target = create_in_root(ctx.rootfs, dest, Kind::Dir).map_err(|e| err("", e))?;
     let rel = ctx.cgroup_path.strip_prefix("/").unwrap_or(ctx.cgroup_path);
-    let unified_only = Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let unified_only = crate::cgroups::pure_v2();
     if unified_only {
         // The init is in its cgroup by now: its own path is the container's, whichever driver
         // named it (a systemd `slice:prefix:name` is no directory).

@@ -112,19 +112,13 @@ pub fn apply_memory_policy(p: &oci_spec::runtime::LinuxMemoryPolicy) -> Result<(
         };
     }
     let mut mask = [0u64; 16];
-    for part in p.nodes().as_deref().unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let bad = || Error::config("linux.memoryPolicy.nodes", format!("{part:?} is not a node or a range of nodes"));
-        let (lo, hi) = match part.split_once('-') {
-            Some((a, b)) => (a.parse::<usize>().map_err(|_| bad())?, b.parse::<usize>().map_err(|_| bad())?),
-            None => {
-                let n = part.parse::<usize>().map_err(|_| bad())?;
-                (n, n)
-            }
-        };
-        if lo > hi || hi >= mask.len() * 64 {
-            return Err(bad());
-        }
-        for n in lo..=hi {
+    // Empty entries ("0,,2") are skipped, as before.
+    let nodes: Vec<&str> = p.nodes().as_deref().unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let nodes = nodes.join(",");
+    if !nodes.is_empty() {
+        let list = super::parse_ranges(&nodes, mask.len() * 64)
+            .map_err(|e| Error::config("linux.memoryPolicy.nodes", format!("{nodes:?}: {e}")))?;
+        for n in list {
             mask[n / 64] |= 1 << (n % 64);
         }
     }

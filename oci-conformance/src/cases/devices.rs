@@ -90,7 +90,7 @@ fn devices(g: &mut G) {
         {"path": "/dev/oci-unbuf", "type": "u", "major": 1, "minor": 3, "fileMode": 0o666},
         {"path": "/oci-outside/oci-null", "type": "c", "major": 1, "minor": 3, "fileMode": 0o666}
     ]);
-    let rep = match g.run_checker(
+    let Some(rep) = g.checker_or_fail_rest(
         &mut b,
         &[
             "--stat",
@@ -104,13 +104,7 @@ fn devices(g: &mut G) {
             "--stat",
             "/oci-outside/oci-null",
         ],
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            g.fail_rest(&e);
-            return;
-        }
-    };
+    ) else { return };
     let (ch, bl, fi, un, out) = (
         rep.probe(0),
         rep.probe(1),
@@ -205,7 +199,7 @@ fn device_cgroup(g: &mut G) {
         {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"},
         {"allow": false, "type": "c", "major": 10, "minor": 229, "access": "w"}
     ]});
-    let rep = match g.run_checker(
+    let Some(rep) = g.checker_or_fail_rest(
         &mut b,
         &[
             "--open-r",
@@ -215,13 +209,7 @@ fn device_cgroup(g: &mut G) {
             "--open-w",
             "/dev/oci-fuse",
         ],
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            g.fail_rest(&e);
-            return;
-        }
-    };
+    ) else { return };
     let (tun, fr, fw) = (rep.probe(0), rep.probe(1), rep.probe(2));
     // EPERM (1) is what the device cgroup returns; anything else means the
     // cgroup let the open through (the driver may still refuse it)

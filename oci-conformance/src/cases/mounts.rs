@@ -430,13 +430,7 @@ fn mounts(g: &mut G) {
         "--statvfs",
         "/oci-data",
     ];
-    let rep = match g.run_checker(&mut b, &probes) {
-        Ok(r) => r,
-        Err(e) => {
-            g.fail_rest(&e);
-            return;
-        }
-    };
+    let Some(rep) = g.checker_or_fail_rest(&mut b, &probes) else { return };
     let ms = rep.mounts();
     let idx = |mp: &str| ms.iter().position(|m| m["mountpoint"] == mp);
     let m2: Vec<&&Value> = ms.iter().filter(|m| m["mountpoint"] == "/oci-m2").collect();

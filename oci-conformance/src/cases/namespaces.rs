@@ -232,13 +232,7 @@ fn ns_new(g: &mut G) {
     // learn the runtime's own mount namespace through a runtime-namespace hook
     let f = b.dir.join("rt-mntns");
     b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", format!("stat -L -c %i /proc/self/ns/mnt > {}", f.display())]}]});
-    let rep = match g.run_checker(&mut b, &[]) {
-        Ok(r) => r,
-        Err(e) => {
-            g.fail_rest(&e);
-            return;
-        }
-    };
+    let Some(rep) = g.checker_or_fail_rest(&mut b, &[]) else { return };
     let host = g.s.host.ns.clone();
     let rt_mnt = fs::read_to_string(&f)
         .ok()
@@ -292,13 +286,7 @@ fn ns_inherit(g: &mut G) {
         {"destination": "/proc", "type": "proc", "source": "proc"},
         {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}
     ]);
-    let rep = match g.run_checker(&mut b, &[]) {
-        Ok(r) => r,
-        Err(e) => {
-            g.fail_rest(&e);
-            return;
-        }
-    };
+    let Some(rep) = g.checker_or_fail_rest(&mut b, &[]) else { return };
     let host = g.s.host.ns.clone();
     for (key, ns) in [
         ("inh-pid", "pid"),

@@ -133,13 +133,7 @@ fn rlimits(g: &mut G) {
         .iter()
         .map(|(n, s, h, _)| json!({"type": n, "soft": s, "hard": h}))
         .collect::<Vec<_>>());
-    let rep = match g.run_checker(&mut b, &[]) {
-        Ok(r) => r,
-        Err(e) => {
-            g.fail_rest(&e);
-            return;
-        }
-    };
+    let Some(rep) = g.checker_or_fail_rest(&mut b, &[]) else { return };
     for (name, s, h, (cs, ch)) in chosen {
         let got = &rep.v["rlimits"][name];
         let ok = got[0].as_u64() == Some(s) && got[1].as_u64() == Some(h);
@@ -191,13 +185,7 @@ fn caps_root(g: &mut G) {
     let mut b = g.bundle("caps-root");
     b.config["process"]["capabilities"] = json!({"bounding": bnd, "effective": bnd, "permitted": bnd, "inheritable": inh, "ambient": []});
     b.config["process"]["noNewPrivileges"] = json!(true);
-    let rep = match g.run_checker(&mut b, &[]) {
-        Ok(r) => r,
-        Err(e) => {
-            g.fail_rest(&e);
-            return;
-        }
-    };
+    let Some(rep) = g.checker_or_fail_rest(&mut b, &[]) else { return };
     let (mb, mi) = (caps_mask(&bnd), caps_mask(&inh));
     let show = |r: &Report| {
         format!(
@@ -251,13 +239,7 @@ fn caps_ambient(g: &mut G) {
     let mut b = g.bundle("caps-amb");
     b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
     b.config["process"]["capabilities"] = json!({"bounding": bnd, "effective": eff, "permitted": prm, "inheritable": inh, "ambient": amb});
-    let rep = match g.run_checker(&mut b, &[]) {
-        Ok(r) => r,
-        Err(e) => {
-            g.fail_rest(&e);
-            return;
-        }
-    };
+    let Some(rep) = g.checker_or_fail_rest(&mut b, &[]) else { return };
     let ma = caps_mask(&amb);
     let show = |r: &Report| {
         format!(

@@ -256,13 +256,7 @@ fn actions(g: &mut G) {
         args.push("--syscall");
         args.push(p);
     }
-    let rep = match g.run_checker(&mut b, &args) {
-        Ok(r) => r,
-        Err(e) => {
-            g.fail_rest(&e);
-            return;
-        }
-    };
+    let Some(rep) = g.checker_or_fail_rest(&mut b, &args) else { return };
     let p = |i: usize| rep.probe(i).clone();
     let show = |i: usize| format!("{}: {}", probes[i], rep.probe(i));
     g.check(

@@ -239,13 +239,7 @@ fn masked_readonly(g: &mut G) {
         "--create",
         "/oci-ro-dir/x",
     ];
-    let rep = match g.run_checker(&mut b, &probes) {
-        Ok(r) => r,
-        Err(e) => {
-            g.fail_rest(&e);
-            return;
-        }
-    };
+    let Some(rep) = g.checker_or_fail_rest(&mut b, &probes) else { return };
     let unreadable = |p: &serde_json::Value| p["ok"] == false || p["len"] == 0;
     let kc = rep.probe(0);
     g.check(

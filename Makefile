@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 HULL_RELEASE := target/x86_64-unknown-linux-gnu/release/hull
 ROOTFS := bundles/busybox/rootfs
 
-.PHONY: all build release rootfs demo test unit bench clean test-clients test-cgroupv2
+.PHONY: all build release rootfs demo test test-attacks unit bench clean test-clients test-cgroupv2
 
 all: build
 
@@ -28,6 +28,11 @@ demo: release rootfs
 # machine's PID 1 reaps them only about a second late.
 test: build
 	tini -s -- $(CARGO) test --workspace -- --test-threads=4
+
+# The attack suite alone (tests/attacks/: one module per known runtime CVE class); `make test`
+# runs it too.
+test-attacks: build
+	tini -s -- $(CARGO) test --test attacks -- --test-threads=4
 
 # Pure cgroup v2 lane: the cgroup integration tests inside a QEMU VM (software emulation) whose
 # only hierarchy is cgroup2, for this cgroup v1 hybrid host. VM_TESTS="cgroups ..." picks the test

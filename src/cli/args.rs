@@ -61,9 +61,36 @@ pub fn normalize(argv: Vec<String>) -> Vec<String> {
     out
 }
 
+/// The verb of a normalised command line: its first positional argument, skipping flags and
+/// their values (`--rootless` takes only true, false or auto as its value).
+pub fn verb(argv: &[String]) -> Option<&str> {
+    let mut it = argv.iter().skip(1).peekable();
+    while let Some(a) = it.next() {
+        if a == "--rootless" {
+            if it.peek().is_some_and(|v| matches!(v.as_str(), "true" | "false" | "auto")) {
+                it.next();
+            }
+        } else if VALUE_FLAGS.contains(&a.as_str()) {
+            it.next();
+        } else if !a.starts_with('-') {
+            return Some(a);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
-    use super::normalize;
+    use super::{normalize, verb};
+
+    #[test]
+    fn the_verb_is_the_first_positional() {
+        let v = |a: &[&str]| verb(&n(a)).map(String::from);
+        assert_eq!(v(&["hull", "--root", "run", "-log", "/l", "exec", "run", "x"]).as_deref(), Some("exec"));
+        assert_eq!(v(&["hull", "--rootless", "true", "--debug", "create", "x"]).as_deref(), Some("create"));
+        assert_eq!(v(&["hull", "--rootless", "state", "x"]).as_deref(), Some("state"));
+        assert_eq!(v(&["hull", "--debug"]), None);
+    }
 
     fn n(v: &[&str]) -> Vec<String> {
         normalize(v.iter().map(|s| s.to_string()).collect())

@@ -98,6 +98,12 @@ pub struct Globals {
 
 pub fn main() -> i32 {
     let argv = args::normalize(std::env::args().collect());
+    // The verbs that clone processes into a container run from a sealed binary: re-executed from
+    // one here, before anything is parsed twice. A failure is reported once logging is set up.
+    let seal_failure = match args::verb(&argv) {
+        Some("create" | "run" | "exec") => crate::linux::seal::ensure_sealed().err(),
+        _ => None,
+    };
     let cli = match Cli::try_parse_from(&argv) {
         Ok(c) => c,
         Err(e) => {
@@ -123,6 +129,10 @@ pub fn main() -> i32 {
         eprintln!("hull: no command given; see hull --help");
         return 1;
     };
+    if let Some(e) = seal_failure {
+        log::error(e.to_string());
+        return if matches!(cmd, Cmd::Exec(_)) { 255 } else { 1 };
+    }
     let g = Globals { root: cli.root.unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT)), systemd_cgroup: cli.systemd_cgroup };
     let res: Result<i32> = match cmd {
         Cmd::Create(a) => create::run(&g, a).map(|()| 0),

@@ -42,12 +42,15 @@ pub fn lookup(arg0: &str, env: &[String]) -> Result<PathBuf> {
 pub fn refuse_runtime_binary(path: &Path) -> Result<()> {
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;
-    let Ok(own) = std::fs::metadata("/proc/self/exe") else { return Ok(()) };
+    // The binary this process runs (a sealed view of hull's) and the host file it was sealed from.
+    let running = std::fs::metadata("/proc/self/exe").ok().map(|m| (m.dev(), m.ino()));
+    let installed = crate::linux::seal::origin();
     let mut cur = path.to_path_buf();
     // binfmt_script allows a chain of interpreters; the kernel stops at a depth of 5.
     for _ in 0..6 {
         let Ok(meta) = std::fs::metadata(&cur) else { return Ok(()) };
-        if meta.dev() == own.dev() && meta.ino() == own.ino() {
+        let id = Some((meta.dev(), meta.ino()));
+        if id == running || id == installed {
             return Err(Error::Init(format!(
                 "exec: {path:?} resolves to the container runtime's own binary; refusing to run it in the container"
             )));

@@ -17,6 +17,7 @@ pub mod rlimits;
 pub mod rootfs;
 pub mod safe_path;
 pub mod scheduling;
+pub mod seal;
 pub mod seccomp;
 pub mod user;
 

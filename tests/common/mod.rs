@@ -259,6 +259,8 @@ pub struct Test {
     ids: RefCell<Vec<String>>,
     seq: Cell<u32>,
     lock: Option<File>,
+    /// A private copy of the runtime this test drives instead of `runtime()` (see `private_runtime`).
+    runtime_copy: RefCell<Option<PathBuf>>,
 }
 
 /// Start a test. Returns None (after printing why) when not root: the runtime needs root.
@@ -286,10 +288,24 @@ pub fn setup(name: &str) -> Option<Test> {
         ids: RefCell::new(Vec::new()),
         seq: Cell::new(0),
         lock: Some(lock),
+        runtime_copy: RefCell::new(None),
     })
 }
 
 impl Test {
+    /// The binary this test drives: its private copy when it made one, else `runtime()`.
+    pub fn bin(&self) -> PathBuf {
+        self.runtime_copy.borrow().clone().unwrap_or_else(runtime)
+    }
+    /// Copy the runtime into the scratch dir and drive that copy from now on: attack tests use
+    /// it, so that nothing else executes the file they try to overwrite and a successful attack
+    /// damages only the copy. Returns the copy's path.
+    pub fn private_runtime(&self) -> PathBuf {
+        let copy = self.scratch.join(runtime_name());
+        fs::copy(runtime(), &copy).unwrap_or_else(|e| panic!("copy the runtime to {copy:?}: {e}"));
+        *self.runtime_copy.borrow_mut() = Some(copy.clone());
+        copy
+    }
     fn next(&self) -> u32 {
         let n = self.seq.get() + 1;
         self.seq.set(n);
@@ -332,20 +348,20 @@ impl Test {
 
     /// `<runtime> <args>` with nothing added.
     pub fn rt_raw(&self, args: &[&str]) -> Out {
-        let mut c = Command::new(runtime());
+        let mut c = Command::new(self.bin());
         c.args(args);
         run_cmd(c, &self.scratch, self.next())
     }
     /// `<runtime> --root /run/hull-test <args>`
     pub fn rt(&self, args: &[&str]) -> Out {
-        let mut c = Command::new(runtime());
+        let mut c = Command::new(self.bin());
         c.arg("--root").arg(STATE_ROOT).args(args);
         run_cmd(c, &self.scratch, self.next())
     }
     /// `<runtime> --root /run/hull-test <args>`, with `adjust` applied to the command just before
     /// it is spawned (extra descriptors through `pre_exec`, another cwd, environment, stdin).
     pub fn rt_with(&self, args: &[&str], adjust: impl FnOnce(&mut Command)) -> Out {
-        let mut c = Command::new(runtime());
+        let mut c = Command::new(self.bin());
         c.arg("--root").arg(STATE_ROOT).args(args);
         run_cmd_with(c, &self.scratch, self.next(), adjust)
     }
@@ -354,7 +370,7 @@ impl Test {
         let n = self.next();
         let stdout = self.scratch.join(format!("spawn-{n}.stdout"));
         let stderr = self.scratch.join(format!("spawn-{n}.stderr"));
-        let child = Command::new(runtime())
+        let child = Command::new(self.bin())
             .arg("--root")
             .arg(STATE_ROOT)
             .args(args)

@@ -1,0 +1,259 @@
+//! The runtime's binary, sealed (the CVE-2019-5736 class).
+//!
+//! hull's init and exec'd processes are clones of the runtime: until their execve they run hull's
+//! binary inside the container's PID namespace, where a container process can open
+//! `/proc/<pid>/exe` and, once no hull process executes the file any more, write the host's
+//! binary through that handle. So the verbs that make such processes (create, run, exec) first
+//! re-execute hull from a view of its binary that nobody can write, and every clone inherits it:
+//!
+//! - preferred: the binary seen through a read-only overlayfs made for this invocation and never
+//!   attached anywhere (fsopen/fsmount: a detached mount). Its lower layers are the binary's
+//!   directory and an empty detached tmpfs (overlayfs wants two lower layers when it has no
+//!   upper one). With no upper layer the superblock itself is read-only: no remount can make the
+//!   file writable, and opening it for writing fails with EROFS. The cost is a few system calls,
+//!   whatever the binary's size, and the page cache is the real file's.
+//! - fallback (no overlayfs, or not allowed to mount it): a copy in a memfd sealed against
+//!   writes, shrinking and growing. Its cost grows with the binary's size.
+//!
+//! The re-executed process finds `_HULL_SEALED=<dev>:<ino>` (the original binary's identity) in
+//! its environment, removes it, checks that its own binary really is sealed and carries on.
+//! Sealed processes are also made non-dumpable: /proc/<pid> of a clone waiting in hull's code is
+//! then closed to the container's processes without CAP_SYS_PTRACE. execve makes the container's
+//! program dumpable again.
+
+use std::ffi::{CString, OsString};
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::sync::OnceLock;
+
+use nix::errno::Errno;
+
+use crate::error::{Error, Result};
+
+const MARK: &str = "_HULL_SEALED";
+const OVERLAYFS_SUPER_MAGIC: i64 = 0x794c_7630;
+
+/// Device and inode of the binary hull was started from, before sealing.
+static ORIGIN: OnceLock<(u64, u64)> = OnceLock::new();
+
+/// The identity (device, inode) of the runtime's binary as installed on the host, whether or not
+/// this process runs from a sealed view of it.
+pub fn origin() -> Option<(u64, u64)> {
+    if let Some(o) = ORIGIN.get() {
+        return Some(*o);
+    }
+    let m = std::fs::metadata("/proc/self/exe").ok()?;
+    Some((m.dev(), m.ino()))
+}
+
+/// Make sure this process runs from a sealed view of its binary: re-execute it from one when it
+/// does not (this function then does not return), and make it non-dumpable. Called by the verbs
+/// that clone processes into a container, before anything else.
+pub fn ensure_sealed() -> Result<()> {
+    if let Some(mark) = std::env::var_os(MARK) {
+        std::env::remove_var(MARK);
+        let exe = File::open("/proc/self/exe").map_err(|e| Error::io("open", "/proc/self/exe", e))?;
+        if !is_sealed(&exe) {
+            return Err(Error::Other(format!(
+                "{MARK} is set but hull's binary is not sealed; refusing to run the container's processes from a writable binary"
+            )));
+        }
+        if let Some((d, i)) = mark.to_str().and_then(|s| s.split_once(':')) {
+            if let (Ok(d), Ok(i)) = (d.parse(), i.parse()) {
+                let _ = ORIGIN.set((d, i));
+            }
+        }
+        return make_non_dumpable();
+    }
+    let exe = File::open("/proc/self/exe").map_err(|e| Error::io("open", "/proc/self/exe", e))?;
+    let meta = exe.metadata().map_err(|e| Error::io("stat", "/proc/self/exe", e))?;
+    let sealed = match overlay_view(&meta) {
+        Ok(f) => f,
+        Err(overlay_err) => memfd_copy(&exe).map_err(|memfd_err| {
+            Error::Other(format!(
+                "cannot seal hull's binary before running container processes: read-only overlayfs view: {overlay_err}; sealed memfd copy: {memfd_err}"
+            ))
+        })?,
+    };
+    drop(exe);
+    let errno = reexec(&sealed, (meta.dev(), meta.ino()));
+    Err(Error::sys("re-execute hull from its sealed binary", errno))
+}
+
+/// True when the file cannot be written by anyone: a file of a read-only overlayfs, or a memfd
+/// sealed against writes.
+fn is_sealed(f: &File) -> bool {
+    if let Ok(fs) = nix::sys::statfs::fstatfs(f.as_fd()) {
+        if fs.filesystem_type().0 == OVERLAYFS_SUPER_MAGIC && fs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
+            return true;
+        }
+    }
+    // SAFETY: fcntl(F_GET_SEALS) only reads the seals of a descriptor we own.
+    let seals = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GET_SEALS) };
+    seals >= 0 && seals & libc::F_SEAL_WRITE != 0 && seals & libc::F_SEAL_SEAL != 0
+}
+
+fn make_non_dumpable() -> Result<()> {
+    // SAFETY: PR_SET_DUMPABLE takes an integer and touches no memory of ours.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } < 0 {
+        return Err(Error::sys("prctl(PR_SET_DUMPABLE, 0)", Errno::last()));
+    }
+    Ok(())
+}
+
+/// The binary, opened through a detached read-only overlayfs whose lower layers are the binary's
+/// directory and an empty tmpfs.
+fn overlay_view(meta: &std::fs::Metadata) -> std::result::Result<File, String> {
+    let path = std::fs::read_link("/proc/self/exe").map_err(|e| format!("readlink /proc/self/exe: {e}"))?;
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(format!("{path:?} has no directory"));
+    };
+    let dir = crate::linux::open_fd(dir, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY)
+        .map_err(|e| format!("open {dir:?}: {}", crate::error::errno_text(e)))?;
+    let empty = new_mount("tmpfs", &[("size", "4k"), ("mode", "0500")])?;
+    let lower = format!("/proc/self/fd/{}:/proc/self/fd/{}", dir.as_raw_fd(), empty.as_raw_fd());
+    let ovl = new_mount("overlay", &[("lowerdir", &lower)])?;
+    let file = openat_file(&ovl, name.as_bytes())?;
+    // The name could have been replaced since this process was started: run only the same file.
+    let m = file.metadata().map_err(|e| format!("stat the overlayfs view: {e}"))?;
+    if m.len() != meta.len() || m.mtime() != meta.mtime() || m.mtime_nsec() != meta.mtime_nsec() {
+        return Err(format!("{path:?} changed since hull started"));
+    }
+    Ok(file)
+}
+
+/// A new detached, read-only, nosuid, nodev mount of `fstype` with `options` (fsopen, fsconfig,
+/// fsmount).
+fn new_mount(fstype: &str, options: &[(&str, &str)]) -> std::result::Result<OwnedFd, String> {
+    const FSOPEN_CLOEXEC: u32 = 1;
+    const FSCONFIG_SET_STRING: u32 = 1;
+    const FSCONFIG_CMD_CREATE: u32 = 6;
+    const FSMOUNT_CLOEXEC: u32 = 1;
+    const MOUNT_ATTR_RDONLY: u32 = 0x1;
+    const MOUNT_ATTR_NOSUID: u32 = 0x2;
+    const MOUNT_ATTR_NODEV: u32 = 0x4;
+    let c = |s: &str| CString::new(s).map_err(|_| format!("{s:?} contains a NUL byte"));
+    let cfs = c(fstype)?;
+    // SAFETY: fsopen reads the NUL-terminated name and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_fsopen, cfs.as_ptr(), FSOPEN_CLOEXEC) };
+    if fd < 0 {
+        return Err(format!("fsopen {fstype}: {}", crate::error::errno_text(Errno::last())));
+    }
+    // SAFETY: fsopen just returned this descriptor; nothing else owns it.
+    let ctx = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    for (k, v) in options {
+        let (ck, cv) = (c(k)?, c(v)?);
+        // SAFETY: both strings are NUL-terminated and outlive the call.
+        let r = unsafe { libc::syscall(libc::SYS_fsconfig, ctx.as_raw_fd(), FSCONFIG_SET_STRING, ck.as_ptr(), cv.as_ptr(), 0) };
+        if r < 0 {
+            return Err(format!("{fstype}: option {k}={v}: {}", crate::error::errno_text(Errno::last())));
+        }
+    }
+    // SAFETY: FSCONFIG_CMD_CREATE takes no pointers.
+    let r = unsafe { libc::syscall(libc::SYS_fsconfig, ctx.as_raw_fd(), FSCONFIG_CMD_CREATE, 0usize, 0usize, 0) };
+    if r < 0 {
+        return Err(format!("create {fstype}: {}", crate::error::errno_text(Errno::last())));
+    }
+    let attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    // SAFETY: fsmount takes integers only and returns a new descriptor or -1.
+    let m = unsafe { libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) };
+    if m < 0 {
+        return Err(format!("fsmount {fstype}: {}", crate::error::errno_text(Errno::last())));
+    }
+    // SAFETY: fsmount just returned this descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(m as i32) })
+}
+
+fn openat_file(dir: &OwnedFd, name: &[u8]) -> std::result::Result<File, String> {
+    let n = CString::new(name).map_err(|_| "binary name contains a NUL byte".to_string())?;
+    // SAFETY: openat reads the NUL-terminated name and returns a new descriptor or -1.
+    let fd = unsafe { libc::openat(dir.as_raw_fd(), n.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW) };
+    if fd < 0 {
+        return Err(format!("open the binary in the overlayfs view: {}", crate::error::errno_text(Errno::last())));
+    }
+    // SAFETY: openat just returned this descriptor; nothing else owns it.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// A copy of the binary in a memfd, sealed against writing, shrinking and growing.
+fn memfd_copy(exe: &File) -> std::result::Result<File, String> {
+    const MFD_EXEC: libc::c_uint = 0x10;
+    let name = c"hull-sealed";
+    let flags = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    // SAFETY: memfd_create reads the NUL-terminated name and returns a new descriptor or -1.
+    let mut fd = unsafe { libc::memfd_create(name.as_ptr(), flags | MFD_EXEC) };
+    if fd < 0 && Errno::last() == Errno::EINVAL {
+        // Kernels before 6.3 know no MFD_EXEC; their memfds are executable anyway.
+        // SAFETY: as above.
+        fd = unsafe { libc::memfd_create(name.as_ptr(), flags) };
+    }
+    if fd < 0 {
+        return Err(format!("memfd_create: {}", crate::error::errno_text(Errno::last())));
+    }
+    // SAFETY: memfd_create just returned this descriptor; nothing else owns it.
+    let mut copy = unsafe { File::from_raw_fd(fd) };
+    let mut src = exe.try_clone().map_err(|e| format!("dup: {e}"))?;
+    std::io::copy(&mut src, &mut copy).map_err(|e| format!("copy the binary: {e}"))?;
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: F_ADD_SEALS takes an integer argument.
+    if unsafe { libc::fcntl(copy.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
+        return Err(format!("seal the memfd: {}", crate::error::errno_text(Errno::last())));
+    }
+    Ok(copy)
+}
+
+/// execveat(fd, "", AT_EMPTY_PATH) with this process's arguments and environment plus the mark.
+/// Returns only on failure.
+fn reexec(sealed: &File, origin: (u64, u64)) -> Errno {
+    let cstrings = |v: Vec<OsString>| -> Vec<CString> { v.into_iter().filter_map(|s| CString::new(s.as_bytes()).ok()).collect() };
+    let args = cstrings(std::env::args_os().collect());
+    let mut env: Vec<OsString> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k;
+            kv.push("=");
+            kv.push(v);
+            kv
+        })
+        .collect();
+    env.push(format!("{MARK}={}:{}", origin.0, origin.1).into());
+    let env = cstrings(env);
+    nix::unistd::fexecve(sealed.as_raw_fd(), &args, &env).err().unwrap_or(Errno::UnknownErrno)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_file_is_not_sealed() {
+        let f = File::open("/proc/self/exe").unwrap();
+        assert!(!is_sealed(&f));
+    }
+
+    #[test]
+    fn a_sealed_memfd_copy_is_sealed_and_refuses_writes() {
+        let exe = File::open("/proc/self/exe").unwrap();
+        let copy = memfd_copy(&exe).unwrap();
+        assert!(is_sealed(&copy));
+        let p = format!("/proc/self/fd/{}", copy.as_raw_fd());
+        let e = std::fs::OpenOptions::new().write(true).open(&p).and_then(|mut f| std::io::Write::write_all(&mut f, b"x"));
+        assert!(e.is_err(), "a write to the sealed copy succeeded");
+        assert_eq!(copy.metadata().unwrap().len(), exe.metadata().unwrap().len());
+    }
+
+    #[test]
+    fn the_overlay_view_is_sealed_and_refuses_writes() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root to mount overlayfs");
+            return;
+        }
+        let exe = File::open("/proc/self/exe").unwrap();
+        let view = overlay_view(&exe.metadata().unwrap()).unwrap();
+        assert!(is_sealed(&view));
+        let p = format!("/proc/self/fd/{}", view.as_raw_fd());
+        let e = std::fs::OpenOptions::new().write(true).open(&p).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EROFS));
+    }
+}

@@ -1,0 +1,148 @@
+//! CVE-2019-5736: overwriting the runtime's binary from inside a container.
+//!
+//! A process of the runtime that sits in the container's PID namespace before its execve (the
+//! init waiting for `start`, an exec'd process, the init of a container that joins another's PID
+//! namespace) shows the runtime's binary as `/proc/<pid>/exe`. The attacker (`tools/exe_attack.c`)
+//! keeps O_PATH handles to every such binary and reopens them for writing until the runtime's
+//! last process has left the file; on a vulnerable runtime the write succeeds and the host's
+//! next runtime call runs the attacker's script as root. Each test drives a private copy of the
+//! runtime (so that only this test executes it) and asserts the copy is byte for byte unchanged,
+//! that the attacker saw the runtime's processes (it was not a test that could not attack) and
+//! that it overwrote nothing.
+
+use crate::common::*;
+use crate::support::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+struct Report {
+    sightings: u32,
+    handles: u32,
+    overwritten: u32,
+    text: String,
+}
+
+fn report(out: &Path) -> Report {
+    std::fs::write(out.join("stop"), "").unwrap();
+    let text = wait_for("the attacker's report", || std::fs::read_to_string(out.join("report")).ok());
+    let first = text.lines().next().unwrap_or_default();
+    let num = |k: &str| {
+        first.split_whitespace().find_map(|w| w.strip_prefix(k)?.strip_prefix('=')?.parse::<u32>().ok())
+            .unwrap_or_else(|| panic!("no {k}= in the report: {text}"))
+    };
+    Report { sightings: num("sightings"), handles: num("handles"), overwritten: num("overwritten"), text: text.clone() }
+}
+
+/// The attack must have seen the runtime (a handle, or a refusal to give one), overwritten
+/// nothing, and left the binary as it was. With CAP_SYS_PTRACE the attacker gets handles:
+/// each must have been refused for writing because the file is read-only.
+#[track_caller]
+fn assert_defeated(r: &Report, binary: &Path, before: &[u8], ptrace: bool) {
+    assert!(r.sightings > 0, "the attacker never saw a runtime process, so nothing was tested:\n{}", r.text);
+    assert_eq!(r.overwritten, 0, "the runtime's binary was overwritten from the container:\n{}", r.text);
+    assert!(contents(binary) == before, "the runtime's binary {binary:?} changed");
+    if ptrace {
+        assert!(r.handles > 0, "with CAP_SYS_PTRACE the attacker should get a handle to the (sealed) binary:\n{}", r.text);
+        for l in r.text.lines().skip(1) {
+            assert!(l.ends_with("result=EROFS"), "a handle that was not refused as read-only: {l}\n{}", r.text);
+        }
+    }
+}
+
+/// The test's private copy of the runtime, and its bytes before the attack.
+fn private_runtime(t: &Test) -> (PathBuf, Vec<u8>) {
+    let bin = t.private_runtime();
+    let before = contents(&bin);
+    (bin, before)
+}
+
+/// The test's bundle with the attacker at /tools and a results dir at /out (returned).
+fn attacker_bundle(t: &Test, ptrace: bool) -> (Bundle, PathBuf) {
+    let mut b = t.bundle();
+    let out = b.out();
+    with_tools(t, &mut b, &["exe_attack"]);
+    if ptrace {
+        add_caps(&mut b, &["CAP_SYS_PTRACE"]);
+    }
+    (b, out)
+}
+
+/// The container's init is the attacker; the host runs `exec` repeatedly, as every
+/// `docker exec`, `kubectl exec` or exec health probe does.
+fn exec_race(name: &str, ptrace: bool) {
+    let Some(t) = setup(name) else { return };
+    let (bin, before) = private_runtime(&t);
+    let (mut b, out) = attacker_bundle(&t, ptrace);
+    b.args(&["/tools/exe_attack", "/out"]);
+    t.create_start(&b);
+    let mut n = 0;
+    while n < 40 || (!out.join("seen").exists() && n < 400) {
+        t.rt(&["exec", &b.id, "/bin/true"]).assert_ok();
+        n += 1;
+    }
+    let r = report(&out);
+    eprintln!("{name}: {n} execs; attacker's report:\n{}", r.text);
+    assert_defeated(&r, &bin, &before, ptrace);
+    t.finish();
+}
+
+#[test]
+fn exec_race_default_capabilities() {
+    exec_race("cve_2019_5736_exec_race", false);
+}
+
+#[test]
+fn exec_race_with_cap_sys_ptrace() {
+    exec_race("cve_2019_5736_exec_race_ptrace", true);
+}
+
+/// `create`, then `exec -d` of the attacker into the created container, then `start`: the init
+/// waits in the runtime's code as PID 1 the whole time, no race needed.
+fn created_init(name: &str, ptrace: bool) {
+    let Some(t) = setup(name) else { return };
+    let (bin, before) = private_runtime(&t);
+    let (mut b, out) = attacker_bundle(&t, ptrace);
+    b.args(&["sleep", "100000"]);
+    t.create(&b);
+    t.rt(&["exec", "-d", &b.id, "/tools/exe_attack", "/out"]).assert_ok();
+    wait_for("the attacker to see the waiting init", || out.join("seen").exists().then_some(()));
+    t.start(&b.id);
+    let r = report(&out);
+    eprintln!("{name}: attacker's report:\n{}", r.text);
+    assert_defeated(&r, &bin, &before, ptrace);
+    t.finish();
+}
+
+#[test]
+fn created_init_default_capabilities() {
+    created_init("cve_2019_5736_created", false);
+}
+
+#[test]
+fn created_init_with_cap_sys_ptrace() {
+    created_init("cve_2019_5736_created_ptrace", true);
+}
+
+/// A pod with a shared PID namespace: the attacker is the init of the first container, and a
+/// second container is created into its PID namespace (as the CRI does for
+/// `shareProcessNamespace`); the second init waits in the runtime's code where the attacker sees it.
+#[test]
+fn create_into_a_shared_pid_namespace() {
+    let Some(t) = setup("cve_2019_5736_shared_pidns") else { return };
+    let (bin, before) = private_runtime(&t);
+    let (mut a, out) = attacker_bundle(&t, true);
+    a.args(&["/tools/exe_attack", "/out"]);
+    let pid = t.create_start(&a);
+    let id2 = t.id_with("second");
+    let mut b = t.bundle_for(&id2);
+    b.add_namespace(json!({"type": "pid", "path": format!("/proc/{pid}/ns/pid")}));
+    b.args(&["true"]);
+    t.create(&b);
+    wait_for("the attacker to see the second container's init", || out.join("seen").exists().then_some(()));
+    t.start(&id2);
+    t.wait_stopped(&id2);
+    let r = report(&out);
+    eprintln!("attacker's report:\n{}", r.text);
+    assert_defeated(&r, &bin, &before, true);
+    t.finish();
+}

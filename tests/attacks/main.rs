@@ -1,0 +1,10 @@
+//! The attack suite: each module mounts a known container-runtime attack (one CVE class each,
+//! named in the module) from inside a real container, or with a hostile bundle or state dir, and
+//! asserts that it fails against the runtime under test. `make test-attacks` runs this suite
+//! alone; `make test` includes it. Like every integration test it needs root and drives the
+//! binary (`HULL_TEST_RUNTIME` to try another runtime).
+#[path = "../common/mod.rs"]
+mod common;
+mod support;
+
+mod cve_2019_5736_exe_overwrite;

@@ -64,6 +64,7 @@ pub fn prepare(process: &Process, seccomp_config: Option<&LinuxSeccomp>, preserv
     chdir(cwd).map_err(|e| {
         Error::Init(format!("chdir to cwd ({:?}) set in config.json failed: {}", cwd, crate::error::errno_text(e)))
     })?;
+    ensure_cwd_inside_root(cwd)?;
     if nnp {
         nix::sys::prctl::set_no_new_privs().ctx(|| "prctl PR_SET_NO_NEW_PRIVS".into())?;
     }
@@ -98,6 +99,27 @@ impl Prepared {
     pub fn exec(&self) -> Error {
         exec::execve(&self.path, &self.args, &self.env)
     }
+}
+
+/// Refuse a cwd that is not below the process's root. A path through /proc/self/fd/N (or
+/// /proc/<pid>/cwd) follows a descriptor to wherever it points, and a descriptor the caller or
+/// the runtime leaked may point at a host directory: the container's program would then start
+/// in the host's filesystem (the CVE-2024-21626 class). The kernel's getcwd says so by
+/// prefixing "(unreachable)" instead of "/".
+fn ensure_cwd_inside_root(cwd: &std::path::Path) -> Result<()> {
+    let mut buf = [0u8; libc::PATH_MAX as usize];
+    // SAFETY: the raw getcwd system call writes at most `buf.len()` bytes into `buf`.
+    let r = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
+    if r < 0 {
+        let e = nix::errno::Errno::last();
+        return Err(Error::Init(format!("cwd {cwd:?}: cannot check that it is inside the container: getcwd: {}", crate::error::errno_text(e))));
+    }
+    if buf[0] != b'/' {
+        return Err(Error::Init(format!(
+            "cwd {cwd:?} resolves outside the container's root filesystem (through a descriptor the container must not reach); refusing it"
+        )));
+    }
+    Ok(())
 }
 
 /// setgroups(2) is refused in a user namespace whose /proc/self/setgroups says "deny".

@@ -8,3 +8,4 @@ mod common;
 mod support;
 
 mod cve_2019_5736_exe_overwrite;
+mod cve_2024_21626_leaked_fds;

@@ -165,11 +165,11 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
 pub fn setup_console(sock: RawFd, process: &oci_spec::runtime::Process, is_init: bool) -> Result<()> {
     let pty = console::open_pty(process.console_size())?;
     if is_init {
-        let console = Path::new("/dev/console");
-        if !console.exists() {
-            std::fs::File::create(console).map_err(|e| Error::io("create", console, e))?;
-        }
-        crate::linux::mounts::mount_raw(Some(Path::new(&pty.name)), console, None, nix::mount::MsFlags::MS_BIND, None)
+        // Both ends by descriptor: the pty itself (not whatever /dev/pts/N names by then) onto
+        // the /dev/console this process checked (the CVE-2025-52565 class).
+        let console = console::open_console_target()?;
+        let (src, dst) = (crate::linux::safe_path::fd_path(&pty.slave), crate::linux::safe_path::fd_path(&console));
+        crate::linux::mounts::mount_raw(Some(&src), &dst, None, nix::mount::MsFlags::MS_BIND, None)
             .ctx(|| format!("bind {} over /dev/console", pty.name))?;
     }
     console::send_master(sock, &pty)?;
@@ -295,11 +295,13 @@ fn build_rootfs(
     }
     // Before the read-only paths: /proc/sys is usually one of them.
     for (k, v) in linux.sysctl().iter().flatten() {
-        let p = Path::new("/proc/sys").join(k.replace('.', "/"));
-        std::fs::write(&p, v.as_bytes()).ctx(|| format!("set sysctl {k}={v:?}"))?;
+        crate::linux::procfs::write_sysctl(k, v)?;
     }
-    for p in linux.masked_paths().iter().flatten() {
-        rootfs::mask_path(Path::new(p))?;
+    if let Some(masked) = linux.masked_paths().as_ref().filter(|m| !m.is_empty()) {
+        let null = rootfs::verified_dev_null()?;
+        for p in masked {
+            rootfs::mask_path(Path::new(p), &null)?;
+        }
     }
     for p in linux.readonly_paths().iter().flatten() {
         rootfs::readonly_path(Path::new(p), in_userns)?;

@@ -57,6 +57,27 @@ pub fn connect_unix(path: &Path) -> Result<OwnedFd> {
     Ok(sock)
 }
 
+/// /dev/console as the mount target for the init's pty: a regular file or a character device,
+/// created when missing, never followed if it is a symlink (a symlink planted there would move
+/// the bind mount onto whatever it names).
+pub fn open_console_target() -> Result<OwnedFd> {
+    let path = "/dev/console";
+    // SAFETY: the path is a NUL-terminated literal; O_CREAT|O_EXCL|O_NOFOLLOW never follows a
+    // symlink and fails if anything exists there.
+    let created = unsafe { libc::open(c"/dev/console".as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_WRONLY, 0o600) };
+    if created >= 0 {
+        let _ = nix::unistd::close(created);
+    } else if Errno::last() != Errno::EEXIST {
+        return Err(Error::sys(format!("create {path}"), Errno::last()));
+    }
+    let fd = super::open_fd(path, OFlag::O_PATH | OFlag::O_NOFOLLOW).ctx(|| format!("open {path}"))?;
+    let st = nix::sys::stat::fstat(fd.as_raw_fd()).ctx(|| format!("stat {path}"))?;
+    match st.st_mode & libc::S_IFMT {
+        libc::S_IFREG | libc::S_IFCHR => Ok(fd),
+        _ => Err(Error::Other(format!("{path} is not a regular file or a character device (a symlink?); refusing to mount the console over it"))),
+    }
+}
+
 /// A pty allocated from the container's devpts: the master goes to the caller, the slave
 /// becomes the process's terminal.
 pub struct Pty {

@@ -11,6 +11,7 @@ pub mod exec;
 pub mod idmap;
 pub mod mounts;
 pub mod namespaces;
+pub mod procfs;
 pub mod netdev;
 pub mod netlink;
 pub mod rlimits;

@@ -238,6 +238,7 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
         let src = bind_source(ctx.bundle, m)?;
         let kind = if src.is_dir() { Kind::Dir } else { Kind::File };
         let target = create_in_root(ctx.rootfs, dest, kind).map_err(|e| mount_err(m, e))?;
+        super::procfs::check_mount_target(idx, dest, &target)?;
         match ctx.idmapped.borrow_mut().remove(&idx) {
             Some(detached) => super::idmap::attach(&detached, &target).map_err(|e| {
                 let (src, dst) = display(m);
@@ -258,6 +259,7 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
         }
     } else {
         let target = create_in_root(ctx.rootfs, dest, Kind::Dir).map_err(|e| mount_err(m, e))?;
+        super::procfs::check_mount_target(idx, dest, &target)?;
         // What is under the mount point now, for tmpcopyup: reachable through this fd afterwards.
         let below = match opts.tmpcopyup && typ == "tmpfs" {
             true => Some(super::open_fd(&fd_path(&target), nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY).map_err(|e| mount_err(m, e))?),

@@ -165,9 +165,23 @@ pub fn set_root_propagation(flags: MsFlags) -> Result<()> {
     mount_raw(None, Path::new("/"), None, flags, None).ctx(|| "set rootfsPropagation on \"/\"".into())
 }
 
-/// `linux.maskedPaths`: directories get an empty read-only tmpfs, files /dev/null. Missing
-/// paths are skipped.
-pub fn mask_path(path: &Path) -> Result<()> {
+/// The container's /dev/null, checked to be the null device itself (character device 1:3) and
+/// not a symlink or another file put there: masked paths are bind mounts of it, and a /dev/null
+/// replaced by a symlink to, say, /proc/sys/kernel/core_pattern would turn each masked path into
+/// a writable copy of that file (the CVE-2025-31133 class). The mounts use this descriptor.
+pub fn verified_dev_null() -> Result<OwnedFd> {
+    let fd = super::open_fd("/dev/null", OFlag::O_PATH | OFlag::O_NOFOLLOW).ctx(|| "open /dev/null to mask paths with".into())?;
+    let st = nix::sys::stat::fstat(fd.as_raw_fd()).ctx(|| "stat /dev/null".into())?;
+    let is_null = st.st_mode & libc::S_IFMT == libc::S_IFCHR && libc::major(st.st_rdev) == 1 && libc::minor(st.st_rdev) == 3;
+    if !is_null {
+        return Err(Error::Other("/dev/null in the container is not the null device (1:3); refusing to mask paths with it".into()));
+    }
+    Ok(fd)
+}
+
+/// `linux.maskedPaths`: directories get an empty read-only tmpfs, files the null device (`null`,
+/// from `verified_dev_null`). Missing paths are skipped.
+pub fn mask_path(path: &Path, null: &OwnedFd) -> Result<()> {
     let meta = match fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -176,7 +190,7 @@ pub fn mask_path(path: &Path) -> Result<()> {
     let res = if meta.is_dir() {
         mount_raw(Some(Path::new("tmpfs")), path, Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0k"))
     } else {
-        mount_raw(Some(Path::new("/dev/null")), path, None, MsFlags::MS_BIND, None)
+        mount_raw(Some(&fd_path(null)), path, None, MsFlags::MS_BIND, None)
     };
     match res {
         Ok(()) | Err(Errno::ENOENT) => Ok(()),

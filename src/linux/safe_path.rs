@@ -28,12 +28,17 @@ pub fn clean(path: &Path) -> PathBuf {
 }
 
 fn openat2(dirfd: BorrowedFd, rel: &Path, flags: i32) -> Result<OwnedFd, Errno> {
+    openat2_resolve(dirfd, rel, flags, libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS)
+}
+
+/// openat2(2) of `rel` below `dirfd` with the given RESOLVE_* flags (O_CLOEXEC always added).
+pub fn openat2_resolve(dirfd: BorrowedFd, rel: &Path, flags: i32, resolve: u64) -> Result<OwnedFd, Errno> {
     let rel = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
     let c = CString::new(rel.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
     // SAFETY: open_how is plain integers; all-zero is its documented "no options" value.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    how.resolve = resolve;
     // SAFETY: `c` is a valid NUL-terminated string and `how` a fully initialised open_how whose
     // exact size is passed; the returned fd (if any) is owned by nobody else.
     let r = unsafe {

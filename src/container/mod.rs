@@ -112,12 +112,19 @@ impl ContainerDir {
     }
 }
 
+/// Open a container's state dir. O_NOFOLLOW: a symlink planted in the state root under a
+/// container's name must not make hull read a state.json, or remove files, somewhere else.
 fn open_dir(path: &Path) -> Result<File> {
     fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NOFOLLOW)
         .open(path)
-        .map_err(|e| Error::io("open state dir", path, e))
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) | Some(libc::ENOTDIR) if path.is_symlink() => {
+                Error::Other(format!("state dir {path:?} is a symlink; refusing to use it"))
+            }
+            _ => Error::io("open state dir", path, e),
+        })
 }
 
 fn lock_exclusive(f: &File, path: &Path) -> Result<()> {
@@ -164,7 +171,7 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     };
     let mut ids: Vec<String> = rd
         .filter_map(|e| e.ok())
-        .filter(|e| e.path().join(STATE_FILE).exists())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && e.path().join(STATE_FILE).exists())
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
     ids.sort();

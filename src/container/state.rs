@@ -66,6 +66,9 @@ impl CgroupRecord {
 
 impl State {
     pub fn load(dir: &Path) -> Result<State> {
+        if dir.is_symlink() {
+            return Err(Error::Other(format!("state dir {dir:?} is a symlink; refusing to use it")));
+        }
         let p = dir.join(STATE_FILE);
         let data = fs::read(&p).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {

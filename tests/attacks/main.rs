@@ -8,8 +8,11 @@ mod common;
 mod support;
 
 mod cve_2019_5736_exe_overwrite;
-mod cve_2024_21626_leaked_fds;
 mod cve_2021_30465_symlink_mounts;
-mod cve_2025_52881_procfs_writes;
+mod cve_2022_29162_capabilities;
+mod cve_2024_21626_leaked_fds;
 mod cve_2025_31133_masked_paths;
 mod cve_2025_52565_dev_console;
+mod cve_2025_52881_procfs_writes;
+mod device_rules;
+mod hostile_state;

@@ -485,6 +485,9 @@ impl Test {
         }
     }
     fn cleanup(&mut self) {
+        // A test's private runtime copy may be the thing an attack broke: clean up with the
+        // runtime under test itself.
+        self.runtime_copy.borrow_mut().take();
         let ids = self.ids.borrow().clone();
         for id in ids.iter().rev() {
             let out = self.rt(&["delete", "--force", id]);

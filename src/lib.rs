@@ -8,6 +8,7 @@ pub mod cgroups;
 pub mod cli;
 pub mod container;
 pub mod error;
+pub mod fault;
 pub mod hooks;
 pub mod launch;
 pub mod linux;

@@ -19,17 +19,18 @@ pub struct DeleteArgs {
 pub fn run(g: &Globals, a: DeleteArgs) -> Result<()> {
     let dir = match ContainerDir::open(&g.root, &a.id) {
         Ok(d) => d,
-        Err(Error::NotExist) if a.force => return Ok(()),
+        // A create killed before its first state.json left only the directory.
+        Err(Error::NotExist) if a.force => return ContainerDir::remove_orphan(&g.root, &a.id).map(|_| ()),
         Err(e) => return Err(e),
     };
     let state = dir.load()?;
     match dir.status(&state) {
         Status::Stopped | Status::Created => {}
-        Status::Running | Status::Paused if a.force => {
+        Status::Running | Status::Paused | Status::Creating if a.force => {
             container::signal(&dir, &state, Signal::SIGKILL, true)?;
             container::wait_stopped(&state, Duration::from_secs(10));
         }
-        Status::Running | Status::Paused => {
+        Status::Running | Status::Paused | Status::Creating => {
             return Err(Error::WrongState(format!("cannot delete container {} that is not stopped", a.id)))
         }
     }

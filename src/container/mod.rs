@@ -87,6 +87,21 @@ impl ContainerDir {
         Ok(ContainerDir { id: id.to_string(), path, lock })
     }
 
+    /// Remove the state dir of a create that was killed before it saved any state.json (the
+    /// dir's lock is free and it holds no state). Returns whether there was one.
+    pub fn remove_orphan(root: &Path, id: &str) -> Result<bool> {
+        validate_id(id)?;
+        let path = root.join(id);
+        let Ok(lock) = open_dir(&path) else { return Ok(false) };
+        lock_exclusive(&lock, &path)?;
+        let gone = lock.metadata().map(|m| m.nlink() == 0).unwrap_or(true);
+        if gone || path.join(STATE_FILE).exists() {
+            return Ok(false);
+        }
+        fs::remove_dir_all(&path).map_err(|e| Error::io("remove state dir", &path, e))?;
+        Ok(true)
+    }
+
     /// The raw fd holding the lock: the init process must close it, or the lock would outlive
     /// `create`.
     pub fn lock_fd(&self) -> i32 {

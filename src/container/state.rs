@@ -37,6 +37,10 @@ pub struct State {
     /// The caller's NOTIFY_SOCKET (sd_notify), to which `start` relays READY=1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_socket: Option<PathBuf>,
+    /// Saved while create is still running (the init and its cgroup exist, setup goes on):
+    /// status `creating`. A create killed at that point leaves this state for `delete --force`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub creating: bool,
 }
 
 /// Where the container's cgroup is and whether hull made it (only then is it removed).

@@ -8,6 +8,7 @@ use crate::cgroups;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
+    Creating,
     Created,
     Running,
     Paused,
@@ -17,6 +18,7 @@ pub enum Status {
 impl Status {
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
             Status::Paused => "paused",
@@ -29,6 +31,9 @@ impl Status {
 pub fn derive_status(dir: &std::path::Path, state: &State) -> Status {
     if !init_alive(state) {
         return Status::Stopped;
+    }
+    if state.creating {
+        return Status::Creating;
     }
     if cgroups::is_frozen(&state.cgroup) {
         return Status::Paused;

@@ -78,7 +78,7 @@ pub fn create(opts: &CreateOpts) -> Result<(ContainerDir, State)> {
     let bundle = Bundle::load(opts.bundle)?;
     let dir = ContainerDir::create(opts.root, opts.id)?;
     let mut undo = Undo { dir: None, cgroup: None, init_pid: None, poststop: None, netdevs: Vec::new() };
-    let res = create_in(opts, &bundle, &dir, &mut undo);
+    let res = crate::fault::point("state-dir", None).and_then(|()| create_in(opts, &bundle, &dir, &mut undo));
     match res {
         Ok(state) => Ok((dir, state)),
         Err(e) => {
@@ -149,6 +149,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         process: spec.process().clone(),
         seccomp: linux.seccomp().clone(),
         notify_socket,
+        creating: true,
     };
     let ctx = InitCtx {
         spec,
@@ -175,6 +176,14 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     crate::log::debug(format!("create: init cloned, pid {pid}"));
     undo.init_pid = Some(pid);
     state.pid = pid;
+    if let Some(cg) = &undo.cgroup {
+        // Cloned into a cgroup made beforehand (pure v2): record both before anything else, so
+        // that a create killed from here on can be deleted.
+        state.init_start_time = process_start_time(pid).unwrap_or(0);
+        state.cgroup = cg.record.clone();
+        dir.save(&state)?;
+    }
+    crate::fault::point("after-clone", None)?;
     if !Phase::Poststop.of(&state.hooks).is_empty() {
         undo.poststop = Some((state.hooks.clone(), state.oci_json("stopped", 0).to_string()));
     }
@@ -194,6 +203,11 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         parent_ch.send(&Msg::Go)?;
         place_in_cgroup(pid, cg_path, opts.id, opts.systemd_cgroup, spec, undo)?;
         crate::log::debug("create: init placed in its cgroup");
+        // The init and its cgroup exist: from here a killed create leaves a state to delete.
+        state.init_start_time = process_start_time(pid).unwrap_or(0);
+        state.cgroup = undo.cgroup.as_ref().map(|c| c.record.clone()).unwrap_or_default();
+        dir.save(&state)?;
+        crate::fault::point("after-cgroup", None)?;
         parent_ch.send(&Msg::Placed)?;
         loop {
             match parent_ch.recv()? {
@@ -228,8 +242,9 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     }
     let cgroup = undo.cgroup.as_ref().expect("placed by setup");
 
-    state.init_start_time = process_start_time(pid).unwrap_or(0);
     state.cgroup = cgroup.record.clone();
+    state.creating = false;
+    crate::fault::point("before-save", None)?;
     dir.save(&state)?;
     if let Some(p) = opts.pid_file {
         let p = absolute(p);
@@ -302,6 +317,7 @@ fn spawn_init(ctx: &InitCtx, parent_ch: &Channel) -> Result<i32> {
     if !ctx.plan.has_joins() {
         let pid = fork_with_flags(ctx.plan.clone_flags, ctx.cgroup_fd).ctx(|| "clone container init".into())?;
         if pid == 0 {
+            close_runtime_end(parent_ch);
             init::run(ctx);
         }
         return Ok(pid);
@@ -309,6 +325,7 @@ fn spawn_init(ctx: &InitCtx, parent_ch: &Channel) -> Result<i32> {
     let opened = namespaces::open_joins(ctx.plan)?;
     let mid = fork_with_flags(0, None).ctx(|| "fork namespace-joining helper".into())?;
     if mid == 0 {
+        close_runtime_end(parent_ch);
         let res = namespaces::join(&opened).and_then(|()| {
             fork_with_flags(ctx.plan.clone_flags | libc::CLONE_PARENT as u64, ctx.cgroup_fd).ctx(|| "clone container init".into())
         });
@@ -335,6 +352,13 @@ fn spawn_init(ctx: &InitCtx, parent_ch: &Channel) -> Result<i32> {
         Some(Msg::Error(e)) => Err(Error::Init(e)),
         _ => Err(Error::Init("namespace-joining helper exited without starting init".into())),
     }
+}
+
+/// In a process cloned from the runtime: close its copy of the runtime's end of the channel,
+/// so that the channel reads EOF when the runtime goes away (killed mid-create) and the init
+/// ends instead of waiting forever.
+fn close_runtime_end(parent_ch: &Channel) {
+    let _ = nix::unistd::close(parent_ch.raw());
 }
 
 /// Make the config's idmapped mounts here, where the source's filesystem is ours to idmap, and

@@ -135,6 +135,7 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     if let Some(l) = &prepared.listener {
         ctx.chan.send(&Msg::SeccompFd(std::os::fd::AsRawFd::as_raw_fd(l)))?;
     }
+    crate::fault::point("before-ready", None)?;
     ctx.chan.send(&Msg::Ready)?;
 
     // Blocks until `start` opens the fifo for reading.
@@ -142,6 +143,7 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
         .ctx(|| "open exec fifo".into())?;
     // `start` is waiting on the fifo: a failure from here on goes to it as the fifo's content.
     let released = (|| {
+        crate::fault::point("before-exec", None)?;
         if has_hooks {
             let json = ctx.state.oci_json("created", nix::unistd::getpid().as_raw()).to_string();
             hooks::run(ctx.spec.hooks(), Phase::StartContainer, &json)?;
@@ -237,6 +239,7 @@ fn build_rootfs(
             wait_placed(ctx)?;
         }
         mount_entry(&mctx, i, m)?;
+        crate::fault::point("after-mount", Some(i))?;
     }
     let dev_is_bind = mounts.iter().any(|m| {
         m.destination() == Path::new("/dev")
@@ -293,6 +296,7 @@ fn build_rootfs(
     } else {
         rootfs::pivot(ctx.rootfs)?;
     }
+    crate::fault::point("after-pivot-root", None)?;
     // Before the read-only paths: /proc/sys is usually one of them.
     for (k, v) in linux.sysctl().iter().flatten() {
         crate::linux::procfs::write_sysctl(k, v)?;

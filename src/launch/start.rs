@@ -19,6 +19,7 @@ pub fn start(dir: &ContainerDir, state: &State) -> Result<()> {
         Status::Running | Status::Paused => {
             return Err(Error::WrongState("cannot start an already running container".into()))
         }
+        Status::Creating => return Err(Error::WrongState("cannot start a container whose create did not finish".into())),
     }
     // sd_notify: listen before the process can run, so its READY=1 cannot be missed.
     let notify = match &state.notify_socket {

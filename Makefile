@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 HULL_RELEASE := target/x86_64-unknown-linux-gnu/release/hull
 ROOTFS := bundles/busybox/rootfs
 
-.PHONY: all build release rootfs demo test test-attacks unit bench clean test-clients test-cgroupv2
+.PHONY: all build release rootfs demo test test-attacks soak unit bench clean test-clients test-cgroupv2
 
 all: build
 
@@ -33,6 +33,13 @@ test: build
 # runs it too.
 test-attacks: build
 	tini -s -- $(CARGO) test --test attacks -- --test-threads=4
+
+# Soak: SOAK_N lifecycles in a row (default 1000) and eight threads racing the verbs on one id
+# (SOAK_RACE_OPS each); nothing may leak. `make test` runs a short version (40 lifecycles).
+SOAK_N ?= 1000
+SOAK_RACE_OPS ?= 200
+soak: build
+	SOAK_N=$(SOAK_N) SOAK_RACE_OPS=$(SOAK_RACE_OPS) tini -s -- $(CARGO) test --test soak -- --nocapture
 
 # Pure cgroup v2 lane: the cgroup integration tests inside a QEMU VM (software emulation) whose
 # only hierarchy is cgroup2, for this cgroup v1 hybrid host. VM_TESTS="cgroups ..." picks the test

@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 HULL_RELEASE := target/x86_64-unknown-linux-gnu/release/hull
 ROOTFS := bundles/busybox/rootfs
 
-.PHONY: all build release rootfs demo test test-attacks soak unit bench clean test-clients test-cgroupv2
+.PHONY: all build release rootfs demo test test-attacks soak fuzz fuzz-smoke cargo-fuzz unit bench clean test-clients test-cgroupv2
 
 all: build
 
@@ -40,6 +40,24 @@ SOAK_N ?= 1000
 SOAK_RACE_OPS ?= 200
 soak: build
 	SOAK_N=$(SOAK_N) SOAK_RACE_OPS=$(SOAK_RACE_OPS) tini -s -- $(CARGO) test --test soak -- --nocapture
+
+# Coverage-guided fuzzing of config.json loading, state.json loading and argument normalisation
+# (fuzz/fuzz_targets/), with cargo-fuzz and libFuzzer under AddressSanitizer. The machine has only
+# the stable toolchain: RUSTC_BOOTSTRAP=1 unlocks the nightly flags cargo-fuzz passes.
+# `make fuzz` runs each target FUZZ_SECONDS (default 1200: an hour for the three) and grows the
+# corpus in fuzz/corpus/; `make fuzz-smoke` (CI) runs each for 30 s on a copy of it.
+FUZZ_TARGETS := config state args
+FUZZ_SECONDS ?= 1200
+FUZZ_ENV := RUSTC_BOOTSTRAP=1
+cargo-fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+fuzz: cargo-fuzz
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  $(FUZZ_ENV) $(CARGO) fuzz run $$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	  $(FUZZ_ENV) $(CARGO) fuzz cmin $$t corpus/$$t || exit 1; done
+fuzz-smoke: cargo-fuzz
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  new=$$(mktemp -d) && $(FUZZ_ENV) $(CARGO) fuzz run $$t $$new corpus/$$t -- -max_total_time=30 || exit 1; rm -rf $$new; done
 
 # Pure cgroup v2 lane: the cgroup integration tests inside a QEMU VM (software emulation) whose
 # only hierarchy is cgroup2, for this cgroup v1 hybrid host. VM_TESTS="cgroups ..." picks the test

@@ -1,7 +1,7 @@
 //! The command line: runc's argument shapes (CONTRACT.md §1), dispatch to one file per verb, and
 //! the mapping of errors to exit status and log lines.
 
-mod args;
+pub mod args;
 mod create;
 mod delete;
 mod events;

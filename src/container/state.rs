@@ -81,7 +81,12 @@ impl State {
                 Error::io("read", &p, e)
             }
         })?;
-        serde_json::from_slice(&data).map_err(|e| Error::Other(format!("state file {p:?} is corrupt: {e}")))
+        State::parse(&data).map_err(|e| Error::Other(format!("state file {p:?} is corrupt: {e}")))
+    }
+
+    /// Decode state.json's bytes (what `load` reads).
+    pub fn parse(data: &[u8]) -> std::result::Result<State, serde_json::Error> {
+        serde_json::from_slice(data)
     }
 
     /// The OCI state object (runtime.md#state) for a given status.

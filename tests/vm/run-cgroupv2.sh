@@ -10,7 +10,8 @@
 #   VM_START_TIMEOUT=120 seconds from boot to the tests' start (systemd up) before the same
 #   VM_SYSTEMD=1         0: no systemd, a shell /init runs the tests as PID 1 (systemd tests skip)
 #   VM_APPEND=...        more kernel command line (e.g. systemd.log_level=debug)
-#   VM_MODULES="fuse loop"  kernel modules loaded in the VM (device nodes some tests use)
+#   VM_MODULES="fuse loop overlay"  kernel modules loaded in the VM (device nodes some tests
+#                        use; overlay for the sealed binary of create/run/exec)
 #   VM_MEM=1024          guest memory in MiB
 # Cache (ignored by git): .cache/vm/ holds the kernel .deb, the vmlinux extracted from it and the
 # modules. Log: target/vm/cgroupv2.log (the serial console). Exit status 0 only if the tests ran
@@ -28,7 +29,7 @@ VM_TIMEOUT=${VM_TIMEOUT:-900}
 VM_START_TIMEOUT=${VM_START_TIMEOUT:-120}
 VM_SYSTEMD=${VM_SYSTEMD:-1}
 VM_APPEND=${VM_APPEND:-}
-VM_MODULES=${VM_MODULES-fuse loop}
+VM_MODULES=${VM_MODULES-fuse loop overlay}
 VM_MEM=${VM_MEM:-1024}
 # systemd loads autofs4 at start (a warning on the console when it cannot): loaded by /init.
 modules=$VM_MODULES

@@ -7,7 +7,8 @@
 //! init cloned), `after-mount:<i>` (init, config mount i made), `after-cgroup` (runtime, init
 //! placed and limits applied), `after-pivot-root` (init), `before-ready` (init, everything but
 //! the exec fifo done), `before-save` (runtime, before state.json); of start: `before-exec`
-//! (init, fifo opened).
+//! (init, fifo opened). `seal-overlay` makes the overlayfs view of the sealed binary fail, so
+//! that create, run and exec take the sealed memfd copy instead.
 
 use crate::error::Result;
 

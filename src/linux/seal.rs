@@ -106,6 +106,8 @@ fn make_non_dumpable() -> Result<()> {
 /// The binary, opened through a detached read-only overlayfs whose lower layers are the binary's
 /// directory and an empty tmpfs.
 fn overlay_view(meta: &std::fs::Metadata) -> std::result::Result<File, String> {
+    // Tests take the memfd path with HULL_FAULT=seal-overlay (debug builds).
+    crate::fault::point("seal-overlay", None).map_err(|e| e.to_string())?;
     let path = std::fs::read_link("/proc/self/exe").map_err(|e| format!("readlink /proc/self/exe: {e}"))?;
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(format!("{path:?} has no directory"));

@@ -418,3 +418,21 @@ fn foreground_run_uses_callers_terminal() {
     t.assert_gone(&id);
     t.finish();
 }
+
+/// A terminal container run in the foreground by a caller without a terminal (a script, CI)
+/// fails at once, as runc does, instead of starting
+/// a shell that nobody can reach; nothing is left behind.
+#[test]
+fn foreground_terminal_run_without_a_terminal_fails_at_once() {
+    let Some(t) = setup("console_no_tty") else { return };
+    let mut b = t.bundle();
+    b.set("/process/terminal", json!(true));
+    b.args(&["sh"]);
+    b.write();
+    // stdin /dev/null, stdout and stderr files: no terminal anywhere.
+    let out = t.rt(&["run", "--bundle", b.dir_str(), &b.id]);
+    out.assert_err("has no terminal to relay");
+    assert!(out.stderr.contains("set process.terminal to false"), "the error must say what to change\n{}", out.show());
+    t.assert_gone(&b.id);
+    t.finish();
+}

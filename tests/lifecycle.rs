@@ -378,3 +378,20 @@ fn run_keep_keeps_stopped_container() {
     t.assert_gone(&id);
     t.finish();
 }
+
+/// A foreground `run` whose container is deleted by another command says so, with the status
+/// its process ended with, instead of a bare "container does not exist".
+#[test]
+fn foreground_run_of_a_container_deleted_elsewhere_says_so() {
+    let Some(t) = setup("run_deleted_elsewhere") else { return };
+    let mut b = t.bundle();
+    b.args(&["sleep", "100000"]);
+    b.write();
+    let sp = t.rt_spawn(&["run", "--bundle", b.dir_str(), &b.id]);
+    t.wait_status(&b.id, "running");
+    t.rt(&["delete", "--force", &b.id]).assert_ok();
+    let out = sp.wait();
+    assert!(out.stderr.contains("was deleted by another command while run waited"), "{}", out.show());
+    assert_eq!(out.code, Some(137), "the status of the killed process\n{}", out.show());
+    t.finish();
+}

@@ -68,7 +68,15 @@ pub fn run(g: &Globals, a: RunArgs) -> Result<i32> {
     drop(theirs);
     a.create.send_pidfd(&dir, &state)?;
     let terminal = state.process.as_ref().and_then(|p| p.terminal()) == Some(true);
-    let master = if terminal && a.create.console_socket.is_none() { Some(receive_fd(&ours)?) } else { None };
+    let master = if terminal && a.create.console_socket.is_none() {
+        if let Err(e) = require_terminal() {
+            let _ = container::destroy(&dir, &state);
+            return Err(e);
+        }
+        Some(receive_fd(&ours)?)
+    } else {
+        None
+    };
     if let Err(e) = crate::launch::start(&dir, &state) {
         let _ = container::destroy(&dir, &state);
         return Err(e);
@@ -79,8 +87,27 @@ pub fn run(g: &Globals, a: RunArgs) -> Result<i32> {
         None => wait::forward_until_exit(state.pid, &all),
     };
     if !a.keep {
-        let dir = ContainerDir::open(&g.root, &state.id)?;
-        container::destroy(&dir, &state)?;
+        match ContainerDir::open(&g.root, &state.id) {
+            Ok(dir) => container::destroy(&dir, &state)?,
+            Err(crate::error::Error::NotExist) => crate::log::warn(format!(
+                "container {} was deleted by another command while run waited for it; its process ended with status {code}",
+                state.id
+            )),
+            Err(e) => return Err(e),
+        }
     }
     Ok(code)
+}
+
+/// A terminal container run in the foreground relays the caller's terminal: fail at once, as
+/// runc does, when the caller has none (none of stdin, stdout and stderr is a terminal: a
+/// script, CI, a service), rather than start a shell that nobody can reach.
+fn require_terminal() -> Result<()> {
+    // SAFETY: isatty only inspects the descriptors.
+    if (0..3).any(|fd| unsafe { libc::isatty(fd) } == 1) {
+        return Ok(());
+    }
+    Err(crate::error::Error::Other(
+        "process.terminal is true, but run in the foreground has no terminal to relay (none of stdin, stdout and stderr is one); run it from a terminal, set process.terminal to false, or use --detach with --console-socket".into(),
+    ))
 }

@@ -162,3 +162,23 @@ fn unknown_namespace_type_is_an_error() {
     t.assert_gone(&b.id);
     t.finish();
 }
+
+/// A rootfs that the container's mapped root cannot reach (under a 0700 directory, as a clone
+/// under /root is on Debian) fails with the directory that blocks it and why.
+#[test]
+fn unreachable_rootfs_names_the_blocking_directory() {
+    let Some(t) = setup("userns_unreachable_rootfs") else { return };
+    let locked = t.dir("locked");
+    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let st = std::process::Command::new("cp").arg("-a").arg(rootfs()).arg(locked.join("rootfs")).status().unwrap();
+    assert!(st.success());
+    let mut b = t.bundle();
+    b.set("/root/path", json!(locked.join("rootfs").to_str().unwrap()));
+    b.add_namespace(json!({"type": "user"}));
+    b.set("/linux/uidMappings", json!([{"containerID": 0, "hostID": 100000, "size": 65536}]));
+    b.set("/linux/gidMappings", json!([{"containerID": 0, "hostID": 100000, "size": 65536}]));
+    b.args(&["true"]);
+    let out = t.try_create(&b, &[]);
+    out.assert_err(&format!("{:?} is mode 0700: uid 100000 (root in the container) cannot search it", locked));
+    t.finish();
+}

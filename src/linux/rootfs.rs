@@ -32,9 +32,46 @@ pub fn prepare(rootfs: &Path, propagation: Option<MsFlags>) -> Result<OwnedFd> {
                 .ctx(|| format!("make parent mount {parent:?} of the rootfs private"))?;
         }
     }
-    mount_raw(Some(rootfs), rootfs, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
-        .ctx(|| format!("bind mount rootfs {rootfs:?}"))?;
+    mount_raw(Some(rootfs), rootfs, None, MsFlags::MS_BIND | MsFlags::MS_REC, None).map_err(|e| match e {
+        Errno::EACCES => match unreachable_reason(rootfs) {
+            Some(why) => Error::Other(format!("bind mount rootfs {rootfs:?}: permission denied: {why}")),
+            None => Error::sys(format!("bind mount rootfs {rootfs:?}"), e),
+        },
+        e => Error::sys(format!("bind mount rootfs {rootfs:?}"), e),
+    })?;
     super::open_fd(rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY).ctx(|| format!("open rootfs {rootfs:?}"))
+}
+
+/// Why this process cannot reach `path`: the first directory on the way that it may not search,
+/// said in host terms ("\"/root\" is mode 0700: uid 100000 (root in the container) cannot
+/// search it"). Meant for the root of a user namespace, whose capabilities do
+/// not reach files owned by ids its namespace does not map, so only the mode bits decide.
+fn unreachable_reason(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let host = |map: &str, id: u32| -> Option<u32> {
+        fs::read_to_string(map).ok()?.lines().find_map(|l| {
+            let f: Vec<u32> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            (f.len() == 3 && id >= f[0] && id - f[0] < f[2]).then(|| f[1] + (id - f[0]))
+        })
+    };
+    let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
+    let host_uid = host("/proc/self/uid_map", uid)?;
+    let mut dir = PathBuf::from("/");
+    for part in path.components().skip(1) {
+        let m = fs::metadata(&dir).ok()?;
+        let bits = if m.uid() == uid {
+            m.mode() & 0o100
+        } else if m.gid() == gid {
+            m.mode() & 0o010
+        } else {
+            m.mode() & 0o001
+        };
+        if bits == 0 {
+            return Some(format!("{dir:?} is mode {:04o}: uid {host_uid} (root in the container) cannot search it", m.mode() & 0o7777));
+        }
+        dir.push(part);
+    }
+    None
 }
 
 /// The mount point (from /proc/self/mountinfo) that contains `path`.

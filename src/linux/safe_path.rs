@@ -39,22 +39,31 @@ pub fn openat2_resolve(dirfd: BorrowedFd, rel: &Path, flags: i32, resolve: u64) 
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (flags | libc::O_CLOEXEC) as u64;
     how.resolve = resolve;
-    // SAFETY: `c` is a valid NUL-terminated string and `how` a fully initialised open_how whose
-    // exact size is passed; the returned fd (if any) is owned by nobody else.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dirfd.as_raw_fd(),
-            c.as_ptr(),
-            &mut how as *mut libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    if r < 0 {
-        return Err(Errno::last());
+    // With RESOLVE_IN_ROOT or RESOLVE_BENEATH the kernel answers EAGAIN when a rename or a mount
+    // anywhere on the system raced with a ".." step (it cannot then prove the walk stayed
+    // inside); openat2(2) says to retry. Other containers being created make that common.
+    let mut tries = 0;
+    loop {
+        // SAFETY: `c` is a valid NUL-terminated string and `how` a fully initialised open_how
+        // whose exact size is passed; the returned fd (if any) is owned by nobody else.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dirfd.as_raw_fd(),
+                c.as_ptr(),
+                &mut how as *mut libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if r >= 0 {
+            // SAFETY: the syscall returned a new, valid fd that nothing else owns.
+            return Ok(unsafe { OwnedFd::from_raw_fd(r as i32) });
+        }
+        match Errno::last() {
+            Errno::EAGAIN if tries < 64 => tries += 1,
+            e => return Err(e),
+        }
     }
-    // SAFETY: the syscall returned a new, valid fd that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
 }
 
 /// Open `path` inside the root as an O_PATH fd, following symlinks within the root.

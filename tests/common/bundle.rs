@@ -18,7 +18,15 @@ pub fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Absolute path of the shared busybox rootfs (`target/test-rootfs`), built once with
+/// Where the shared rootfs lives: /var/tmp/hull-test-rootfs<the checkout's path, '/' as '-'>,
+/// outside the checkout so that the mapped users of user-namespace tests can reach it wherever
+/// the checkout is (a clone under /root, mode 0700 on Debian, cannot be searched by uid 100000).
+/// `tests/vm/run-cgroupv2.sh` computes the same path.
+pub fn rootfs_dir() -> PathBuf {
+    PathBuf::from(format!("/var/tmp/hull-test-rootfs{}", manifest_dir().to_string_lossy().replace('/', "-")))
+}
+
+/// Absolute path of the shared busybox rootfs (`rootfs_dir()`), built once with
 /// `bundles/build-rootfs.sh`. Built in a temp dir and renamed into place, so concurrent test
 /// binaries never see a half-built rootfs. Tests mount it read-only; mount points that client
 /// configs need (/mnt, /out, /data, /run, /etc/hosts, ...) are created here up front so a
@@ -29,13 +37,16 @@ pub fn rootfs() -> &'static Path {
 }
 
 fn build_rootfs() -> PathBuf {
-    let target = manifest_dir().join("target");
-    fs::create_dir_all(&target).unwrap();
-    let dest = target.join("test-rootfs");
+    let dest = rootfs_dir();
+    let target = dest.parent().unwrap().to_path_buf();
     if dest.join(ROOTFS_MARKER).exists() {
-        return fs::canonicalize(&dest).unwrap();
+        // /var/tmp is everyone's: use only a real directory of root's.
+        let meta = fs::symlink_metadata(&dest).unwrap();
+        assert!(meta.is_dir() && std::os::unix::fs::MetadataExt::uid(&meta) == 0, "{} is not root's directory", dest.display());
+        return dest;
     }
-    let tmp = target.join(format!("test-rootfs.tmp-{}", std::process::id()));
+    let name = dest.file_name().unwrap().to_string_lossy().into_owned();
+    let tmp = target.join(format!("{name}.tmp-{}", std::process::id()));
     let script = manifest_dir().join("bundles/build-rootfs.sh");
     let out = Command::new("sh").arg(&script).arg(&tmp).output().expect("run build-rootfs.sh");
     assert!(
@@ -54,7 +65,7 @@ fn build_rootfs() -> PathBuf {
     File::create(tmp.join(ROOTFS_MARKER)).unwrap();
     if dest.exists() && !dest.join(ROOTFS_MARKER).exists() {
         // Stale rootfs from an older version of this file: move it aside, then remove it.
-        let old = target.join(format!("test-rootfs.old-{}", std::process::id()));
+        let old = target.join(format!("{name}.old-{}", std::process::id()));
         if fs::rename(&dest, &old).is_ok() {
             let _ = fs::remove_dir_all(&old);
         }

@@ -74,9 +74,10 @@ for line in sys.stdin:
         print(m["executable"])')
 [ "$(grep -c . <<<"$bins")" = "$(echo $VM_TESTS | wc -w)" ] || { say "test binaries not found: $bins"; exit 1; }
 
-# The shared busybox rootfs, made as tests/common/bundle.rs makes it (marker name read from there).
+# The shared busybox rootfs, made where and as tests/common/bundle.rs makes it (rootfs_dir; the
+# marker name read from there).
 marker=$(sed -n 's/.*ROOTFS_MARKER: &str = "\(.*\)";/\1/p' tests/common/bundle.rs)
-rootfs=$repo/target/test-rootfs
+rootfs=/var/tmp/hull-test-rootfs$(printf %s "$repo" | tr / -)
 if [ ! -e "$rootfs/$marker" ]; then
     tmp=$rootfs.tmp-$$
     sh bundles/build-rootfs.sh "$tmp"

@@ -19,14 +19,24 @@ $(ROOTFS)/bin/busybox:
 
 rootfs: $(ROOTFS)/bin/busybox
 
+# What each set-up command needs from Debian (FILE=PACKAGE, see scripts/ensure-packages.sh):
+# busybox for the rootfs, glibc's libc.a for the static build, gcc for it and the tests' tools.
+DEMO_PACKAGES := /bin/busybox=busybox-static /usr/lib/x86_64-linux-gnu/libc.a=libc6-dev gcc=gcc
+# tini as the tests' subreaper, ip (netdevices tests), ps (hull ps).
+TEST_PACKAGES := $(DEMO_PACKAGES) tini=tini ip=iproute2 ps=procps
+
 # Build hull and the busybox bundle, then run a container that prints its hostname, its pid and
-# its namespaces.
-demo: release rootfs
+# its namespaces. Installs what it needs first (as root with apt), or says what to install.
+demo:
+	@scripts/ensure-packages.sh "make demo" $(DEMO_PACKAGES)
+	$(MAKE) release rootfs
 	cd bundles/busybox && ../../$(HULL_RELEASE) --root /run/hull-demo run demo-$$$$
 
 # Unit and integration tests (as root). tini reaps orphaned container inits promptly: the
 # machine's PID 1 reaps them only about a second late.
-test: build
+test:
+	@scripts/ensure-packages.sh "make test" $(TEST_PACKAGES)
+	$(MAKE) build
 	tini -s -- $(CARGO) test --workspace -- --test-threads=4
 
 # The attack suite alone (tests/attacks/: one module per known runtime CVE class); `make test`
@@ -63,19 +73,28 @@ fuzz-smoke: cargo-fuzz
 # only hierarchy is cgroup2, for this cgroup v1 hybrid host. VM_TESTS="cgroups ..." picks the test
 # targets, VM_FILTER=NAME is passed to them, VM_TIMEOUT (s) bounds the VM. See tests/vm/.
 test-cgroupv2:
+	@scripts/install-qemu.sh
+	@scripts/ensure-packages.sh "make test-cgroupv2" $(TEST_PACKAGES) systemd=systemd /usr/bin/python3=python3
 	VM_TESTS="$(VM_TESTS)" VM_FILTER="$(VM_FILTER)" VM_TIMEOUT="$(VM_TIMEOUT)" tests/vm/run-cgroupv2.sh
 
 # Real clients end to end (containerd+ctr, dockerd, podman+conmon, Kubernetes CRI), each lane with
 # its own daemons in private temp dirs on private sockets: see tests/clients/README.md.
 # HULL_CLIENTS_RUNTIME=/usr/sbin/runc runs the same scenarios against runc.
-test-clients: release
+CLIENT_PACKAGES := $(TEST_PACKAGES) containerd=containerd dockerd=docker.io podman=podman conmon=conmon \
+	jq=jq /usr/sbin/runc=runc protoc=protobuf-compiler /usr/lib/python3/dist-packages/grpc=python3-grpcio \
+	/usr/lib/python3/dist-packages/google/protobuf=python3-protobuf script=bsdutils
+test-clients:
+	@scripts/ensure-packages.sh "make test-clients" $(CLIENT_PACKAGES)
+	$(MAKE) release
 	tini -s -- tests/clients/run-all.sh
 
 # OCI conformance: conformance (hull), conformance-compare (hull, runc, crun → docs/conformance.md),
 # conformance-ci (fails only on cases that fail for hull but pass for runc).
 include oci-conformance/conformance.mk
 
-bench: release rootfs
+bench:
+	@scripts/ensure-packages.sh "make bench" $(DEMO_PACKAGES) hyperfine=hyperfine jq=jq /usr/sbin/runc=runc crun=crun
+	$(MAKE) release rootfs
 	bench/bench.sh $(HULL_RELEASE) 100
 
 clean:

@@ -17,7 +17,10 @@ CONFORMANCE_ARGS ?=
 .PHONY: oci-conformance conformance conformance-compare conformance-ci
 
 oci-conformance:
+	@scripts/ensure-packages.sh "make $(MAKECMDGOALS)" $(CONFORMANCE_PACKAGES) $(RUNC_BIN)=runc crun=crun
 	$(CARGO) build --release -p oci-conformance
+
+CONFORMANCE_PACKAGES := /bin/busybox=busybox-static /usr/lib/x86_64-linux-gnu/libc.a=libc6-dev
 
 conformance: oci-conformance
 	$(CARGO) build --release --bin hull

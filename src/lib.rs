@@ -4,6 +4,7 @@
 //! that tests and tools can reach it.
 
 pub mod bundle;
+pub mod check;
 pub mod cgroups;
 pub mod cli;
 pub mod container;

@@ -4,7 +4,7 @@
 //! On hybrid hosts (v1 controllers plus cgroup2 at /sys/fs/cgroup/unified) libcgroups drives the
 //! v1 controllers and hull also places the process in the unified tree, as runc does.
 
-mod device_filter;
+pub mod device_filter;
 
 use std::fs;
 use std::os::fd::OwnedFd;

@@ -2,6 +2,7 @@
 //! the mapping of errors to exit status and log lines.
 
 pub mod args;
+mod check;
 mod create;
 mod delete;
 mod events;
@@ -88,6 +89,8 @@ pub enum Cmd {
     Features,
     /// Create a new specification file
     Spec(spec::SpecArgs),
+    /// Check this host's readiness for containers
+    Check(check::CheckArgs),
 }
 
 /// Global settings every verb receives.
@@ -154,6 +157,7 @@ pub fn main() -> i32 {
         Cmd::List(a) => list::run(&g, a).map(|()| 0),
         Cmd::Spec(a) => spec::run(a).map(|()| 0),
         Cmd::Features => features::run().map(|()| 0),
+        Cmd::Check(a) => check::run(a),
         Cmd::Pause(a) => pause::run(&g, a, true).map(|()| 0),
         Cmd::Ps(a) => ps::run(&g, a).map(|()| 0),
         Cmd::Update(a) => update::run(&g, a).map(|()| 0),

@@ -82,6 +82,24 @@ pub fn ensure_sealed() -> Result<()> {
     Err(Error::sys("re-execute hull from its sealed binary", errno))
 }
 
+/// How this host seals the binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mechanism {
+    Overlay,
+    Memfd,
+}
+
+/// Which mechanism `ensure_sealed` would use here (for `hull check`): the overlayfs view is made
+/// and dropped; the memfd copy only when that fails.
+pub fn probe() -> std::result::Result<Mechanism, String> {
+    let exe = File::open("/proc/self/exe").map_err(|e| format!("open /proc/self/exe: {e}"))?;
+    let meta = exe.metadata().map_err(|e| format!("stat /proc/self/exe: {e}"))?;
+    match overlay_view(&meta) {
+        Ok(_) => Ok(Mechanism::Overlay),
+        Err(o) => memfd_copy(&exe).map(|_| Mechanism::Memfd).map_err(|m| format!("overlayfs: {o}; memfd: {m}")),
+    }
+}
+
 /// True when the file cannot be written by anyone: a file of a read-only overlayfs, or a memfd
 /// sealed against writes.
 fn is_sealed(f: &File) -> bool {

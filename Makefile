@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 HULL_RELEASE := target/x86_64-unknown-linux-gnu/release/hull
 ROOTFS := bundles/busybox/rootfs
 
-.PHONY: all build release rootfs demo test test-attacks soak fuzz fuzz-smoke cargo-fuzz unit bench clean test-clients test-cgroupv2
+.PHONY: all build release rootfs demo test test-fresh test-attacks soak fuzz fuzz-smoke cargo-fuzz unit bench clean test-clients test-cgroupv2
 
 all: build
 
@@ -50,6 +50,12 @@ SOAK_N ?= 1000
 SOAK_RACE_OPS ?= 200
 soak: build
 	SOAK_N=$(SOAK_N) SOAK_RACE_OPS=$(SOAK_RACE_OPS) tini -s -- $(CARGO) test --test soak -- --nocapture
+
+# The README's two set-up commands, extracted from README.md, on a freshly debootstrapped minimal
+# Debian 12 (cached in /var/cache/hull-test-fresh) with only gcc, make, git, ca-certificates and
+# the host's Rust toolchain: see tests/fresh/run.sh.
+test-fresh:
+	tests/fresh/run.sh
 
 # Coverage-guided fuzzing of config.json loading, state.json loading and argument normalisation
 # (fuzz/fuzz_targets/), with cargo-fuzz and libFuzzer under AddressSanitizer. The machine has only

@@ -116,11 +116,12 @@ if [ "$VM_SYSTEMD" = 1 ]; then
 fi
 mkdir -p "$ird"/usr/lib/hull-vm && cp "$here/run-tests" "$ird"/usr/lib/hull-vm/
 mkdir -p "$ird$repo/target"
-cp -a "$rootfs" "$ird$rootfs"
+mkdir -p "$ird$(dirname "$rootfs")" && cp -a "$rootfs" "$ird$rootfs"
 : > "$ird$repo/target/hull-test.lock"
 cp "$here/init" "$ird/init" && chmod 755 "$ird/init"
 { printf 'SYSTEMD=%q\n' "$VM_SYSTEMD"; printf 'TESTS=%q\n' "$(echo $bins)"
-  printf 'FILTER=%q\n' "$VM_FILTER"; } > "$ird/etc/hull-vm.conf"
+  printf 'FILTER=%q\n' "$VM_FILTER"
+  printf 'HULL=%q\n' "$repo/target/x86_64-unknown-linux-gnu/debug/hull"; } > "$ird/etc/hull-vm.conf"
 # Uncompressed: unpacking gzip under emulation costs more (0.8 s) than qemu loading 40 MB.
 rm -f "$work/initrd.gz"
 (cd "$ird" && find . | /bin/busybox cpio -o -H newc 2>/dev/null) > "$work/initrd.cpio"

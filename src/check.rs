@@ -254,10 +254,10 @@ fn overlayfs() -> Finding {
 fn sealing() -> Finding {
     match crate::linux::seal::probe() {
         Ok(crate::linux::seal::Mechanism::Overlay) => found("sealed runtime binary", Level::Ok, "read-only overlayfs view", "", true),
-        Ok(crate::linux::seal::Mechanism::Memfd) => found(
+        Ok(crate::linux::seal::Mechanism::Memfd(why)) => found(
             "sealed runtime binary",
             Level::Degraded,
-            "sealed memfd copy (overlayfs cannot be mounted here)",
+            format!("sealed memfd copy; the overlayfs view failed: {why}"),
             "create, run and exec copy hull's binary each time",
             true,
         ),

@@ -83,10 +83,11 @@ pub fn ensure_sealed() -> Result<()> {
 }
 
 /// How this host seals the binary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mechanism {
     Overlay,
-    Memfd,
+    /// The memfd copy, with why the overlayfs view could not be made.
+    Memfd(String),
 }
 
 /// Which mechanism `ensure_sealed` would use here (for `hull check`): the overlayfs view is made
@@ -96,7 +97,7 @@ pub fn probe() -> std::result::Result<Mechanism, String> {
     let meta = exe.metadata().map_err(|e| format!("stat /proc/self/exe: {e}"))?;
     match overlay_view(&meta) {
         Ok(_) => Ok(Mechanism::Overlay),
-        Err(o) => memfd_copy(&exe).map(|_| Mechanism::Memfd).map_err(|m| format!("overlayfs: {o}; memfd: {m}")),
+        Err(o) => memfd_copy(&exe).map(|_| Mechanism::Memfd(o.clone())).map_err(|m| format!("overlayfs: {o}; memfd: {m}")),
     }
 }
 
@@ -132,9 +133,18 @@ fn overlay_view(meta: &std::fs::Metadata) -> std::result::Result<File, String> {
     };
     let dir = crate::linux::open_fd(dir, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY)
         .map_err(|e| format!("open {dir:?}: {}", crate::error::errno_text(e)))?;
+    let overlay = |second: &OwnedFd| {
+        let lower = format!("/proc/self/fd/{}:/proc/self/fd/{}", dir.as_raw_fd(), second.as_raw_fd());
+        new_mount("overlay", &[("lowerdir", &lower)])
+    };
     let empty = new_mount("tmpfs", &[("size", "4k"), ("mode", "0500")])?;
-    let lower = format!("/proc/self/fd/{}:/proc/self/fd/{}", dir.as_raw_fd(), empty.as_raw_fd());
-    let ovl = new_mount("overlay", &[("lowerdir", &lower)])?;
+    let ovl = match overlay(&empty) {
+        Ok(o) => o,
+        // Kernels before 6.x refuse a layer on a mount outside the caller's mount namespace (a
+        // detached one): an empty directory of root's in /run serves as the second layer there.
+        // It sits below the binary's directory, so nothing in it can shadow the binary.
+        Err(first) => overlay(&attached_empty_dir().map_err(|e| format!("{first}; {e}"))?).map_err(|e| format!("{first}; with {EMPTY_DIR}: {e}"))?,
+    };
     let file = openat_file(&ovl, name.as_bytes())?;
     // The name could have been replaced since this process was started: run only the same file.
     let m = file.metadata().map_err(|e| format!("stat the overlayfs view: {e}"))?;
@@ -142,6 +152,26 @@ fn overlay_view(meta: &std::fs::Metadata) -> std::result::Result<File, String> {
         return Err(format!("{path:?} changed since hull started"));
     }
     Ok(file)
+}
+
+const EMPTY_DIR: &str = "/run/.hull-seal-layer";
+
+/// `EMPTY_DIR`, made when missing: a directory (not a symlink) owned by root, writable by nobody
+/// else.
+fn attached_empty_dir() -> std::result::Result<OwnedFd, String> {
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().mode(0o500).create(EMPTY_DIR) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("create {EMPTY_DIR}: {e}")),
+    }
+    let fd = crate::linux::open_fd(EMPTY_DIR, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_NOFOLLOW)
+        .map_err(|e| format!("open {EMPTY_DIR}: {}", crate::error::errno_text(e)))?;
+    let st = nix::sys::stat::fstat(fd.as_raw_fd()).map_err(|e| format!("stat {EMPTY_DIR}: {e}"))?;
+    if st.st_uid != 0 || st.st_mode & 0o022 != 0 {
+        return Err(format!("{EMPTY_DIR} is not root's alone"));
+    }
+    Ok(fd)
 }
 
 /// A new detached, read-only, nosuid, nodev mount of `fstype` with `options` (fsopen, fsconfig,

@@ -258,6 +258,7 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
             remount_bind(&fd_path(&mounted), extra, ctx.in_userns).map_err(|e| mount_err(m, e))?;
         }
     } else {
+        refuse_symlinked_kernel_fs(ctx, idx, m, typ)?;
         let target = create_in_root(ctx.rootfs, dest, Kind::Dir).map_err(|e| mount_err(m, e))?;
         super::procfs::check_mount_target(idx, dest, &target)?;
         // What is under the mount point now, for tmpcopyup: reachable through this fd afterwards.
@@ -295,6 +296,24 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
         set_attr_recursive(&mounted, opts.rec_set, opts.rec_clr).map_err(|e| mount_err(m, e))?;
     }
     Ok(())
+}
+
+/// procfs and sysfs go on a directory of the rootfs reached without symlinks: an image whose
+/// /proc is a symlink would otherwise move procfs where an LSM policy written for /proc does not
+/// apply (the CVE-2019-19921 class), as runc refuses too.
+fn refuse_symlinked_kernel_fs(ctx: &MountCtx, idx: usize, m: &Mount, typ: &str) -> Result<()> {
+    if typ != "proc" && typ != "sysfs" {
+        return Ok(());
+    }
+    let dest = m.destination();
+    let resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_SYMLINKS;
+    match super::safe_path::openat2_resolve(ctx.rootfs, &super::safe_path::clean(dest), libc::O_PATH, resolve) {
+        Err(Errno::ELOOP) => Err(Error::Other(format!(
+            "mounts[{idx}]: {dest:?} in the rootfs is a symlink (or lies behind one); {} must be mounted on a directory",
+            if typ == "proc" { "procfs" } else { "sysfs" }
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Copy a directory tree (files, directories, symlinks; modes and owners kept) from `from` into

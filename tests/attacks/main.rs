@@ -7,6 +7,7 @@
 mod common;
 mod support;
 
+mod cve_2019_19921_proc_symlink;
 mod cve_2019_5736_exe_overwrite;
 mod cve_2021_30465_symlink_mounts;
 mod cve_2022_29162_capabilities;

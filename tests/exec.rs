@@ -555,3 +555,20 @@ fn bad_process_json_fails_with_255() {
     assert_still_running(&t, &id, pid);
     t.finish();
 }
+
+/// `exec --ignore-paused` into a paused container waits for `resume` without holding the
+/// container's lock: `resume` returns and the process then runs (issue 13: they deadlocked).
+#[test]
+fn exec_ignore_paused_then_resume_does_not_deadlock() {
+    let Some(t) = setup("exec_ignore_paused") else { return };
+    let mut b = t.bundle();
+    b.args(&["sleep", "100000"]);
+    t.create_start(&b);
+    t.rt(&["pause", &b.id]).assert_ok();
+    let sp = t.rt_spawn(&["exec", "--ignore-paused", &b.id, "echo", "ya"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    t.rt(&["resume", &b.id]).assert_ok();
+    let out = sp.wait();
+    assert!(out.ok() && out.stdout.trim() == "ya", "{}", out.show());
+    t.finish();
+}

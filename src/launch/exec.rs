@@ -64,15 +64,20 @@ fn open_namespaces(pid: i32) -> Result<Vec<(&'static str, CloneFlags, File)>> {
 
 /// Run the process; returns its exit status when not detached (0 when detached).
 pub fn exec(opts: &ExecOpts) -> Result<i32> {
-    let dir = ContainerDir::open(opts.root, opts.id)?;
-    let state = dir.load()?;
-    match dir.status(&state) {
-        Status::Stopped => return Err(Error::WrongState("cannot exec in a stopped container: container not running".into())),
-        Status::Paused if !opts.ignore_paused => {
-            return Err(Error::WrongState("cannot exec in a paused container: container paused".into()))
+    // The lock only guards reading the state: the process may wait a long time to start (in a
+    // paused container, with --ignore-paused, until `resume`, which needs the lock).
+    let state = {
+        let dir = ContainerDir::open(opts.root, opts.id)?;
+        let state = dir.load()?;
+        match dir.status(&state) {
+            Status::Stopped => return Err(Error::WrongState("cannot exec in a stopped container: container not running".into())),
+            Status::Paused if !opts.ignore_paused => {
+                return Err(Error::WrongState("cannot exec in a paused container: container paused".into()))
+            }
+            _ => {}
         }
-        _ => {}
-    }
+        state
+    };
     if opts.process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(Error::config("process.args", "must not be empty"));
     }
@@ -92,7 +97,6 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
     let cgroup_fd = crate::cgroups::open_for_exec(&state.cgroup, opts.cgroup);
     let mid = fork_with_flags(0, None).ctx(|| "fork namespace-joining helper".into())?;
     if mid == 0 {
-        drop(dir);
         let console = console.as_ref().map(|c| c.as_raw_fd());
         let cgroup = cgroup_fd.as_ref().map(|f| f.as_raw_fd());
         let target = Target { namespaces: &namespaces, cgroup };
@@ -153,7 +157,6 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
     if let Some(p) = opts.pidfd_socket {
         console::send_pidfd(p, pid)?;
     }
-    drop(dir);
     match signals {
         None => Ok(0),
         Some(set) => Ok(super::wait::forward_until_exit(pid, &set)),

@@ -572,3 +572,17 @@ fn exec_ignore_paused_then_resume_does_not_deadlock() {
     assert!(out.ok() && out.stdout.trim() == "ya", "{}", out.show());
     t.finish();
 }
+
+/// `linux.personality` reaches exec'd processes too, not only the init (as runc 1.2 and youki).
+#[test]
+fn exec_gets_the_container_personality() {
+    let Some(t) = setup("exec_personality") else { return };
+    let mut b = t.bundle();
+    b.set("/linux/personality", json!({"domain": "LINUX32"}));
+    b.args(&["sleep", "100000"]);
+    t.create_start(&b);
+    let out = t.rt(&["exec", &b.id, "uname", "-m"]);
+    out.assert_ok();
+    assert_eq!(out.stdout.trim(), "i686", "{}", out.show());
+    t.finish();
+}

@@ -41,6 +41,9 @@ pub struct State {
     /// status `creating`. A create killed at that point leaves this state for `delete --force`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub creating: bool,
+    /// `linux.personality`, which exec'd processes get too (as runc 1.2 and youki do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personality: Option<oci_spec::runtime::LinuxPersonality>,
 }
 
 /// Where the container's cgroup is and whether hull made it (only then is it removed).

@@ -150,6 +150,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         seccomp: linux.seccomp().clone(),
         notify_socket,
         creating: true,
+        personality: linux.personality().clone(),
     };
     let ctx = InitCtx {
         spec,

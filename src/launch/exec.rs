@@ -99,7 +99,7 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
     if mid == 0 {
         let console = console.as_ref().map(|c| c.as_raw_fd());
         let cgroup = cgroup_fd.as_ref().map(|f| f.as_raw_fd());
-        let target = Target { namespaces: &namespaces, cgroup };
+        let target = Target { namespaces: &namespaces, cgroup, personality: state.personality.as_ref() };
         helper(target, &child_ch, &opts.process, state.seccomp.as_ref(), opts.preserve_fds, console, &affinity);
     }
     drop(child_ch);
@@ -168,6 +168,8 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
 struct Target<'a> {
     namespaces: &'a [(&'static str, CloneFlags, File)],
     cgroup: Option<RawFd>,
+    /// The container's `linux.personality`: set in the helper, inherited by the process.
+    personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
 }
 
 /// The forked helper: join the namespaces, clone the process as our parent's child, report its
@@ -186,6 +188,9 @@ fn helper(
         affinity.apply_initial()?;
         for (name, flag, f) in target.namespaces {
             setns(f.as_fd(), *flag).ctx(|| format!("join {name} namespace of the container"))?;
+        }
+        if let Some(p) = target.personality {
+            crate::linux::scheduling::apply_personality(p)?;
         }
         fork_with_flags(libc::CLONE_PARENT as u64, target.cgroup).ctx(|| "clone exec process".into())
     })();

@@ -127,14 +127,15 @@ pub fn validate(spec: &Spec) -> Result<()> {
     if apparmor.is_some() {
         return Err(Error::config("process.apparmorProfile", "AppArmor profiles are not supported by this version of hull"));
     }
+    // SELinux labels on a host without SELinux are ignored with a warning, as crun and youki do,
+    // so that a config written on an SELinux host runs where there is none. (An AppArmor
+    // profile stays an error: it asks for confinement that the host would silently not give.)
     for (path, label) in [("process.selinuxLabel", process.selinux_label()), ("linux.mountLabel", linux.mount_label())] {
-        if label.as_deref().is_some_and(|s| !s.is_empty()) {
-            let msg = if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
-                "SELinux labels are not supported by this version of hull"
-            } else {
-                "SELinux is not enabled on this host"
-            };
-            return Err(Error::config(path, msg));
+        if let Some(label) = label.as_deref().filter(|s| !s.is_empty()) {
+            if selinux_enabled() {
+                return Err(Error::config(path, "SELinux labels are not supported by this version of hull"));
+            }
+            crate::log::warn(format!("{path}: SELinux is not enabled on this host; label {label:?} ignored"));
         }
     }
     if linux.intel_rdt().is_some() && !resctrl_mounted() {
@@ -225,6 +226,11 @@ fn check_sysctl(key: &str, ns: &HashSet<LinuxNamespaceType>) -> Result<()> {
 }
 
 /// The name of a namespace type as config.json spells it.
+/// SELinux is enabled when selinuxfs is mounted.
+pub fn selinux_enabled() -> bool {
+    std::path::Path::new("/sys/fs/selinux/enforce").exists()
+}
+
 pub fn ns_name(t: LinuxNamespaceType) -> &'static str {
     match t {
         LinuxNamespaceType::Mount => "mount",

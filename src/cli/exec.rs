@@ -147,10 +147,14 @@ pub fn run(g: &Globals, a: ExecArgs) -> Result<i32> {
     validate_id(&a.id)?;
     let state = State::load(&g.root.join(&a.id))?;
     let process = build_process(&a, &state)?;
-    if process.apparmor_profile().as_deref().is_some_and(|s| !s.is_empty())
-        || process.selinux_label().as_deref().is_some_and(|s| !s.is_empty())
-    {
-        return Err(Error::Usage("exec: this host has neither AppArmor nor SELinux; a label cannot be applied".into()));
+    if process.apparmor_profile().as_deref().is_some_and(|s| !s.is_empty()) {
+        return Err(Error::Usage("exec: AppArmor profiles cannot be applied on this host".into()));
+    }
+    if let Some(l) = process.selinux_label().as_deref().filter(|s| !s.is_empty()) {
+        if crate::bundle::validate::selinux_enabled() {
+            return Err(Error::Usage("exec: SELinux labels are not supported by this version of hull".into()));
+        }
+        crate::log::warn(format!("exec: SELinux is not enabled on this host; process label {l:?} ignored"));
     }
     launch::exec(&ExecOpts {
         root: &g.root,

@@ -182,3 +182,30 @@ fn unreachable_rootfs_names_the_blocking_directory() {
     out.assert_err(&format!("{:?} is mode 0700: uid 100000 (root in the container) cannot search it", locked));
     t.finish();
 }
+
+/// A UTS namespace joined by path is the container's (not the runtime's): its hostname is set
+/// there, as runc does (issue 13). Joining the runtime's own UTS namespace with a hostname is
+/// still refused.
+#[test]
+fn hostname_in_a_joined_uts_namespace() {
+    let Some(t) = setup("uts_join_hostname") else { return };
+    let mut a = t.bundle();
+    a.args(&["sleep", "100000"]);
+    let pid = t.create_start(&a);
+    let id2 = t.id_with("joiner");
+    let mut b = t.bundle_for(&id2);
+    b.add_namespace(json!({"type": "uts", "path": format!("/proc/{pid}/ns/uts")}));
+    b.set("/hostname", json!("joined"));
+    b.sh("hostname");
+    assert_eq!(t.run_ok(&b).trim(), "joined");
+    let seen = t.rt(&["exec", &a.id, "hostname"]);
+    assert_eq!(seen.stdout.trim(), "joined", "the namespace is shared with the first container\n{}", seen.show());
+
+    let id3 = t.id_with("host-uts");
+    let mut c = t.bundle_for(&id3);
+    c.add_namespace(json!({"type": "uts", "path": format!("/proc/{}/ns/uts", std::process::id())}));
+    c.set("/hostname", json!("nope"));
+    c.args(&["true"]);
+    t.try_create(&c, &[]).assert_err("unable to set hostname without a private UTS namespace");
+    t.finish();
+}

@@ -61,6 +61,8 @@ pub fn validate(spec: &Spec) -> Result<()> {
     let linux = spec.linux().as_ref().ok_or_else(|| Error::config("linux", "missing"))?;
     let mut seen = HashSet::new();
     let mut new_ns = HashSet::new();
+    // The namespaces that are the container's own: new, or joined and not the runtime's.
+    let mut own_ns = HashSet::new();
     for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
         if !seen.insert(ns.typ()) {
             return Err(Error::config(format!("linux.namespaces[{i}].type"), format!("duplicate namespace type \"{}\"", ns_name(ns.typ()))));
@@ -72,9 +74,15 @@ pub fn validate(spec: &Spec) -> Result<()> {
             Some(p) if !p.exists() => {
                 return Err(Error::config(format!("linux.namespaces[{i}].path"), format!("namespace {p:?} does not exist")));
             }
-            Some(_) => {}
+            Some(p) => {
+                // A namespace joined by path is the container's unless it is the runtime's own.
+                if !is_own_namespace(p, ns.typ()) {
+                    own_ns.insert(ns.typ());
+                }
+            }
             None => {
                 new_ns.insert(ns.typ());
+                own_ns.insert(ns.typ());
             }
         }
     }
@@ -92,10 +100,10 @@ pub fn validate(spec: &Spec) -> Result<()> {
     if !seen.contains(&LinuxNamespaceType::Mount) {
         return Err(Error::config("linux.namespaces", "a mount namespace is required"));
     }
-    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !new_ns.contains(&LinuxNamespaceType::Uts) {
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !own_ns.contains(&LinuxNamespaceType::Uts) {
         return Err(Error::config("hostname", "unable to set hostname without a private UTS namespace"));
     }
-    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !new_ns.contains(&LinuxNamespaceType::Uts) {
+    if spec.domainname().as_deref().is_some_and(|h| !h.is_empty()) && !own_ns.contains(&LinuxNamespaceType::Uts) {
         return Err(Error::config("domainname", "unable to set domainname without a private UTS namespace"));
     }
     let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty());
@@ -226,6 +234,20 @@ fn check_sysctl(key: &str, ns: &HashSet<LinuxNamespaceType>) -> Result<()> {
 }
 
 /// The name of a namespace type as config.json spells it.
+/// True when the namespace file at `path` is the runtime's own namespace of that type.
+fn is_own_namespace(path: &std::path::Path, typ: LinuxNamespaceType) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let own = std::path::Path::new("/proc/self/ns").join(match typ {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Network => "net",
+        other => ns_name(other),
+    });
+    match (std::fs::metadata(path), std::fs::metadata(own)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
 /// SELinux is enabled when selinuxfs is mounted.
 pub fn selinux_enabled() -> bool {
     std::path::Path::new("/sys/fs/selinux/enforce").exists()

@@ -130,3 +130,17 @@ fn spec_writes_default_config() {
     assert!(v["linux"]["uidMappings"].as_array().is_some_and(|a| !a.is_empty()), "{v}");
     t.finish();
 }
+
+/// `hull spec` writes the template as runc does: the spec's key order (not alphabetical) and tab
+/// indents.
+#[test]
+fn spec_keeps_the_spec_key_order() {
+    let Some(t) = setup("cli_spec_order") else { return };
+    let dir = t.dir("spec-order");
+    t.rt_raw(&["spec", "--bundle", dir.to_str().unwrap()]).assert_ok();
+    let text = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    let top: Vec<&str> = text.lines().filter(|l| l.starts_with("\t\"")).map(|l| l.trim().split('"').nth(1).unwrap()).collect();
+    assert_eq!(top, ["ociVersion", "process", "root", "hostname", "mounts", "linux"], "{text}");
+    assert!(text.contains("\n\t\t\"terminal\": true"), "tab indents: {text}");
+    t.finish();
+}

@@ -21,6 +21,10 @@ pub fn run(a: SpecArgs) -> Result<()> {
         return Err(Error::Other(format!("file {path:?} exists: remove it first")));
     }
     let v = crate::bundle::default_spec_json(a.rootless);
-    let text = serde_json::to_string_pretty(&v).map_err(|e| Error::Other(e.to_string()))?;
-    std::fs::write(&path, text + "\n").map_err(|e| Error::io("write", &path, e))
+    // As runc writes it: the spec's key order (serde_json keeps insertion order), tab indents.
+    let mut text = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut text, serde_json::ser::PrettyFormatter::with_indent(b"\t"));
+    serde::Serialize::serialize(&v, &mut ser).map_err(|e| Error::Other(e.to_string()))?;
+    text.push(b'\n');
+    std::fs::write(&path, text).map_err(|e| Error::io("write", &path, e))
 }

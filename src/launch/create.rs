@@ -177,12 +177,9 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     crate::log::debug(format!("create: init cloned, pid {pid}"));
     undo.init_pid = Some(pid);
     state.pid = pid;
-    if let Some(cg) = &undo.cgroup {
-        // Cloned into a cgroup made beforehand (pure v2): record both before anything else, so
-        // that a create killed from here on can be deleted.
-        state.init_start_time = process_start_time(pid).unwrap_or(0);
-        state.cgroup = cg.record.clone();
-        dir.save(&state)?;
+    if undo.cgroup.is_some() {
+        // Cloned into a cgroup made beforehand (pure v2): record both before anything else.
+        save_creating(dir, &mut state, pid, undo.cgroup.as_ref())?;
     }
     crate::fault::point("after-clone", None)?;
     if !Phase::Poststop.of(&state.hooks).is_empty() {
@@ -204,10 +201,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         parent_ch.send(&Msg::Go)?;
         place_in_cgroup(pid, cg_path, opts.id, opts.systemd_cgroup, spec, undo)?;
         crate::log::debug("create: init placed in its cgroup");
-        // The init and its cgroup exist: from here a killed create leaves a state to delete.
-        state.init_start_time = process_start_time(pid).unwrap_or(0);
-        state.cgroup = undo.cgroup.as_ref().map(|c| c.record.clone()).unwrap_or_default();
-        dir.save(&state)?;
+        save_creating(dir, &mut state, pid, undo.cgroup.as_ref())?;
         crate::fault::point("after-cgroup", None)?;
         parent_ch.send(&Msg::Placed)?;
         loop {
@@ -257,6 +251,14 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     undo.poststop = None;
     undo.netdevs.clear();
     Ok(state)
+}
+
+/// Save state.json while create still runs (`creating`): the init and its cgroup exist, so a
+/// create killed from here on leaves what `delete --force` needs to remove them.
+fn save_creating(dir: &ContainerDir, state: &mut State, pid: i32, cgroup: Option<&Cgroup>) -> Result<()> {
+    state.init_start_time = process_start_time(pid).unwrap_or(0);
+    state.cgroup = cgroup.map(|c| c.record.clone()).unwrap_or_default();
+    dir.save(state)
 }
 
 /// Socket activation (sd_listen_fds): LISTEN_FDS=N passes fds 3..3+N-1 to the container, whose

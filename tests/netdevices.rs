@@ -128,3 +128,37 @@ fn features_report_net_devices() {
     assert_eq!(f["linux"]["netDevices"]["enabled"], true, "{f}");
     t.finish();
 }
+
+/// Fault injection (issue 11) with a moved device: a create that fails after the move puts the
+/// device back on the host, named and addressed as before; a create killed after the move
+/// leaves no device once `delete --force` ran (the veth pair ends with the container's network
+/// namespace, as it would with runc).
+#[test]
+fn failed_or_killed_create_leaves_no_device_behind() {
+    let Some(t) = setup("netdev_fault") else { return };
+    if !is_hull() {
+        return;
+    }
+    for (i, stage) in ["after-cgroup", "before-ready", "kill:after-cgroup"].iter().enumerate() {
+        let v = Veth::new(&format!("f{i}"), "10.213.0.1/24");
+        let id = t.id_with(&format!("s{i}"));
+        let mut b = t.bundle_for(&id);
+        b.set("/linux/netDevices", json!({ v.a.clone(): {"name": "ctr0"} }));
+        b.args(&["sleep", "100000"]);
+        b.write();
+        let out = t.rt_with(&["create", "--bundle", b.dir_str(), &id], |c| {
+            c.env("HULL_FAULT", stage);
+        });
+        assert!(!out.ok(), "create with {stage} succeeded\n{}", out.show());
+        t.rt(&["delete", "--force", &id]).assert_ok();
+        t.assert_gone(&id);
+        if stage.starts_with("kill:") {
+            wait_for("the killed container's devices to go", || (!on_host(&v.a) || host_addrs(&v.a).contains("10.213.0.1")).then_some(()));
+            assert!(!on_host("ctr0"), "{stage}: a device named ctr0 was left on the host");
+        } else {
+            assert!(on_host(&v.a), "{stage}: the device was not put back\n{}", out.show());
+            assert!(host_addrs(&v.a).contains("10.213.0.1/24"), "{stage}: the address was not put back: {}", host_addrs(&v.a));
+        }
+    }
+    t.finish();
+}

@@ -44,13 +44,13 @@ struct Undo {
     /// destroy step, with its poststop hooks, applies (runtime.md#lifecycle steps 12-13).
     poststop: Option<(Option<oci_spec::runtime::Hooks>, String)>,
     /// Network devices moved into the init's network namespace, put back before it is killed.
-    netdevs: Vec<netdev::Moved>,
+    netdevs: Option<netdev::MovedDevices>,
 }
 
 impl Undo {
     fn run(mut self) {
-        if let Some(pid) = self.init_pid {
-            netdev::move_back(&self.netdevs, pid);
+        if let Some(moved) = &self.netdevs {
+            netdev::move_back(moved);
         }
         if let Some(pid) = self.init_pid.take() {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
@@ -77,7 +77,7 @@ pub fn create(opts: &CreateOpts) -> Result<(ContainerDir, State)> {
     crate::container::validate_id(opts.id)?;
     let bundle = Bundle::load(opts.bundle)?;
     let dir = ContainerDir::create(opts.root, opts.id)?;
-    let mut undo = Undo { dir: None, cgroup: None, init_pid: None, poststop: None, netdevs: Vec::new() };
+    let mut undo = Undo { dir: None, cgroup: None, init_pid: None, poststop: None, netdevs: None };
     let res = crate::fault::point("state-dir", None).and_then(|()| create_in(opts, &bundle, &dir, &mut undo));
     match res {
         Ok(state) => Ok((dir, state)),
@@ -192,7 +192,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         }
         send_idmapped_mounts(spec, &bundle.dir, pid, &plan, &parent_ch)?;
         if let Some(devices) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) {
-            undo.netdevs = netdev::move_into(devices, pid)?;
+            undo.netdevs = Some(netdev::move_into(devices, pid)?);
         }
         // The init builds its rootfs while the cgroup is set up here: the cgroup work
         // (libcgroups' discovery, and the migration into v1 hierarchies, which waits for an RCU
@@ -249,7 +249,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     undo.init_pid = None;
     undo.cgroup = None;
     undo.poststop = None;
-    undo.netdevs.clear();
+    undo.netdevs = None;
     Ok(state)
 }
 

@@ -45,7 +45,7 @@ pub fn check_names(host: &str, dev: &LinuxNetDevice) -> Result<()> {
 }
 
 /// Move `devices` into the network namespace of `pid`. On error, what was moved is back.
-pub fn move_into(devices: &HashMap<String, LinuxNetDevice>, pid: i32) -> Result<Vec<Moved>> {
+pub fn move_into(devices: &HashMap<String, LinuxNetDevice>, pid: i32) -> Result<MovedDevices> {
     let ns_path = format!("/proc/{pid}/ns/net");
     let same = |a: &str, b: &str| std::fs::metadata(a).ok().map(|m| m.ino()) == std::fs::metadata(b).ok().map(|m| m.ino());
     if same(&ns_path, "/proc/self/ns/net") {
@@ -73,12 +73,12 @@ pub fn move_into(devices: &HashMap<String, LinuxNetDevice>, pid: i32) -> Result<
         }
         plan.push((name.clone(), target, link));
     }
-    let mut moved = Vec::new();
+    let mut moved = MovedDevices { netns, devices: Vec::new() };
     for (name, target, link) in plan {
-        match move_one(&mut host, &mut inside, &netns, &name, &target, &link) {
-            Ok(m) => moved.push(m),
+        match move_one(&mut host, &mut inside, &moved.netns, &name, &target, &link) {
+            Ok(m) => moved.devices.push(m),
             Err(e) => {
-                move_back(&moved, pid);
+                move_back(&moved);
                 return Err(e);
             }
         }
@@ -121,15 +121,22 @@ fn move_one(host: &mut Netlink, inside: &mut Netlink, netns: &OwnedFd, name: &st
     Ok(m)
 }
 
+/// Devices moved into a container, with its network namespace held open: a create that fails
+/// puts them back through it even when the init has already died (its namespace, and every
+/// device in it, would otherwise go with it).
+pub struct MovedDevices {
+    netns: std::os::fd::OwnedFd,
+    devices: Vec<Moved>,
+}
+
 /// Put devices moved by a create that then failed back into the host's namespace.
-pub fn move_back(moved: &[Moved], pid: i32) {
-    if moved.is_empty() {
+pub fn move_back(moved: &MovedDevices) {
+    if moved.devices.is_empty() {
         return;
     }
     let res = (|| -> std::result::Result<(), Errno> {
-        let netns = super::open_fd(format!("/proc/{pid}/ns/net").as_str(), nix::fcntl::OFlag::O_RDONLY)?;
-        let mut inside = Netlink::open_in(netns.as_fd())?;
-        for m in moved {
+        let mut inside = Netlink::open_in(moved.netns.as_fd())?;
+        for m in &moved.devices {
             put_back(&mut inside, m)?;
         }
         Ok(())

@@ -2,7 +2,8 @@
 # Time `run` of a container running `true`, and the create/start/delete --force lifecycle of the
 # same container, for hull, runc and crun in one hyperfine run each, all inside the same private
 # mount namespace (crun 1.8 refuses hybrid cgroup hosts unless the cgroup2 mount at
-# /sys/fs/cgroup/unified is hidden, see TESTING.md), and print the ratios.
+# /sys/fs/cgroup/unified is hidden, see TESTING.md), and print the ratios (ROUNDS rounds, the
+# runtimes' order rotating, so that a drift of the machine's speed does not land on one of them).
 # usage: bench/bench.sh HULL_BINARY [RUNS]
 set -eu
 hull=$(realpath "${1:?usage: bench.sh HULL_BINARY [RUNS]}")
@@ -26,24 +27,42 @@ life() {
   r="$1 --root /run/hull-bench-$2"
   echo "$r create --bundle $work/$2 life-$2 >/dev/null && $r start life-$2 && $r delete --force life-$2"
 }
-cat > "$work/inner.sh" <<INNER
-set -e
-mount -t tmpfs -o size=4k hide /sys/fs/cgroup/unified
-hyperfine -N --warmup 5 --runs $runs --export-json $work/result.json \
-  -n hull "$(cmd "$hull" hull)" -n runc "$(cmd runc runc)" -n crun "$(cmd crun crun)"
-hyperfine -N --warmup 5 --runs $runs --export-json $work/life.json \
-  -n hull "$(life "$hull" hull)" -n runc "$(life runc runc)" -n crun "$(life crun crun)"
-INNER
-# -N runs commands without a shell; wrap each in sh -c so the redirection works.
-sed -i 's/-n \([a-z]*\) "\([^"]*\)"/-n \1 "sh -c '"'"'\2'"'"'"/g' "$work/inner.sh"
+# hyperfine times each command's runs in one block, so a drift of the machine's speed during
+# the run lands on one runtime. Instead: ROUNDS rounds of RUNS/ROUNDS runs each, the order of the
+# three runtimes rotating from round to round; the ratios are taken per round, and the median
+# round is reported with the spread.
+rounds=${ROUNDS:-5}
+per=$(( (runs + rounds - 1) / rounds ))
+{
+  echo "set -e"
+  echo "mount -t tmpfs -o size=4k hide /sys/fs/cgroup/unified"
+  for i in $(seq 1 "$rounds"); do
+    case $(( i % 3 )) in 1) order="hull runc crun" ;; 2) order="runc crun hull" ;; 0) order="crun hull runc" ;; esac
+    for kind in run life; do
+      args=""
+      for rt in $order; do
+        bin=$rt; [ "$rt" = hull ] && bin=$hull
+        if [ "$kind" = run ]; then c=$(cmd "$bin" "$rt"); else c=$(life "$bin" "$rt"); fi
+        args="$args -n $rt \"sh -c '$c'\""
+      done
+      echo "hyperfine -N --warmup 3 --runs $per --export-json $work/$kind-$i.json $args >/dev/null 2>>$work/hyperfine.err || { cat $work/hyperfine.err; exit 1; }"
+    done
+  done
+} > "$work/inner.sh"
 unshare --mount --propagation private sh "$work/inner.sh"
 report() {
-  jq -r --arg what "$1" '
-    (.results | map({(.command): .}) | add) as $r |
-    "median \($what) time: hull \($r.hull.median*1000*10|round/10) ms, runc \($r.runc.median*1000*10|round/10) ms, crun \($r.crun.median*1000*10|round/10) ms",
-    "\($what) ratio hull/runc: \(($r.hull.median / $r.runc.median * 100 | round) / 100)",
-    "\($what) ratio hull/crun: \(($r.hull.median / $r.crun.median * 100 | round) / 100)"' "$2"
+  what=$1
+  shift
+  jq -s -r --arg what "$what" '
+    def med: sort | .[(length - 1) / 2 | floor];
+    def r2: . * 100 | round / 100;
+    map(.results | map({(.command): .median}) | add) as $rounds |
+    ($rounds | map(.hull) | med) as $h | ($rounds | map(.runc) | med) as $r | ($rounds | map(.crun) | med) as $c |
+    ($rounds | map(.hull / .runc)) as $hr | ($rounds | map(.hull / .crun)) as $hc |
+    "median \($what) time: hull \($h*10000|round/10) ms, runc \($r*10000|round/10) ms, crun \($c*10000|round/10) ms (\($rounds|length) rounds)",
+    "\($what) ratio hull/runc: \($hr | med | r2) (rounds \($hr | min | r2)-\($hr | max | r2))",
+    "\($what) ratio hull/crun: \($hc | med | r2) (rounds \($hc | min | r2)-\($hc | max | r2))"' "$@"
 }
-report run "$work/result.json"
-report lifecycle "$work/life.json"
+report run "$work"/run-*.json
+report lifecycle "$work"/life-*.json
 for rt in hull runc crun; do rmdir /sys/fs/cgroup/*/hull-bench 2>/dev/null || true; rm -rf "/run/hull-bench-$rt"; done

@@ -144,3 +144,53 @@ fn spec_keeps_the_spec_key_order() {
     assert!(text.contains("\n\t\t\"terminal\": true"), "tab indents: {text}");
     t.finish();
 }
+
+/// Rootless mode (issue 14, part 1): `--rootless auto` (the default) is rootless for a non-root
+/// user, whose state root is then $XDG_RUNTIME_DIR/hull; without that variable the error says
+/// what to set. Verbs that keep no state need none.
+#[test]
+fn rootless_default_root_is_under_xdg_runtime_dir() {
+    let Some(t) = setup("cli_rootless_root") else { return };
+    if !is_hull() {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    // A copy of the binary and a runtime dir that user nobody can reach.
+    let home = t.dir("nobody");
+    for d in [&t.scratch, &home] {
+        std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let bin = home.join("hull");
+    std::fs::copy(runtime(), &bin).unwrap();
+    let xdg = home.join("xdg");
+    std::fs::create_dir(&xdg).unwrap();
+    // SAFETY: chown of paths this test made.
+    let c = |p: &std::path::Path| std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    unsafe {
+        libc::chown(c(&home).as_ptr(), 65534, 65534);
+        libc::chown(c(&xdg).as_ptr(), 65534, 65534);
+    }
+    let as_nobody = |xdg: Option<&std::path::Path>, args: &[&str]| -> Out {
+        let mut cmd = std::process::Command::new(&bin);
+        cmd.args(args).current_dir(&home).uid(65534).gid(65534).env_remove("XDG_RUNTIME_DIR");
+        if let Some(x) = xdg {
+            cmd.env("XDG_RUNTIME_DIR", x);
+        }
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let o = spawn_retrying(&mut cmd).unwrap().wait_with_output().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        Out { cmd: format!("{cmd:?}"), code: o.status.code(), signal: o.status.signal(), stdout: String::from_utf8_lossy(&o.stdout).into(), stderr: String::from_utf8_lossy(&o.stderr).into() }
+    };
+    as_nobody(None, &["list"]).assert_err("rootless mode: XDG_RUNTIME_DIR is not set");
+    assert!(as_nobody(None, &["list"]).stderr.contains("/run/user/65534"));
+    as_nobody(Some(&xdg), &["list"]).assert_ok();
+    as_nobody(Some(&xdg), &["state", "nosuch"]).assert_err("container does not exist");
+    as_nobody(None, &["spec"]).assert_ok();
+    assert!(home.join("config.json").exists());
+    as_nobody(Some(&xdg), &["--rootless", "false", "state", "nosuch"]).assert_err("container does not exist");
+    as_nobody(Some(&xdg), &["--rootless", "maybe", "list"]).assert_err("expected true, false or auto");
+    // Root with --rootless true: the same default root.
+    let out = t.rt_raw_env(&["--rootless", "true", "list"], &[("XDG_RUNTIME_DIR", xdg.to_str().unwrap())]);
+    out.assert_ok();
+    t.finish();
+}

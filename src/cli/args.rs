@@ -24,17 +24,20 @@ pub fn normalize(argv: Vec<String>) -> Vec<String> {
     let mut out = Vec::with_capacity(argv.len());
     let mut positionals = 0;
     let mut expect_value = false;
+    let mut after_rootless = false;
     let mut verb = String::new();
     for (i, a) in argv.into_iter().enumerate() {
         if i == 0 || (positionals >= 2 && verb == "exec") {
             out.push(a);
             continue;
         }
-        if expect_value {
+        if expect_value || (after_rootless && matches!(a.as_str(), "true" | "false" | "auto")) {
             expect_value = false;
+            after_rootless = false;
             out.push(a);
             continue;
         }
+        after_rootless = false;
         let a = match a.strip_prefix('-') {
             Some(rest) if !rest.starts_with('-') && rest.len() > 1 => {
                 let name = rest.split('=').next().unwrap_or(rest);
@@ -49,6 +52,7 @@ pub fn normalize(argv: Vec<String>) -> Vec<String> {
         if a.starts_with('-') {
             // `--rootless` takes an optional value: only true/false/auto count as its value.
             expect_value = VALUE_FLAGS.contains(&a.as_str()) && a != "--rootless";
+            after_rootless = a == "--rootless";
         } else {
             // The verb, then the id: after those, `run`'s or `exec`'s arguments are left alone.
             positionals += 1;
@@ -106,6 +110,12 @@ mod tests {
     fn short_flags_and_unknown_words_stay() {
         assert_eq!(n(&["hull", "kill", "-a", "x", "9"])[2], "-a");
         assert_eq!(n(&["hull", "-x"])[1], "-x");
+    }
+
+    #[test]
+    fn a_rootless_value_is_not_the_verb() {
+        let v = n(&["hull", "--rootless", "true", "exec", "id", "ls", "-all"]);
+        assert_eq!(v[6], "-all", "the container's arguments must stay as they are: {v:?}");
     }
 
     #[test]

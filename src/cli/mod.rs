@@ -136,7 +136,24 @@ pub fn main() -> i32 {
         log::error(e.to_string());
         return if matches!(cmd, Cmd::Exec(_)) { 255 } else { 1 };
     }
-    let g = Globals { root: cli.root.unwrap_or_else(|| PathBuf::from(DEFAULT_ROOT)), systemd_cgroup: cli.systemd_cgroup };
+    let failed = if matches!(cmd, Cmd::Exec(_)) { 255 } else { 1 };
+    let root = match (cli.root, rootless_mode(cli.rootless.as_deref())) {
+        (_, Err(e)) => {
+            log::error(e.to_string());
+            return failed;
+        }
+        (Some(r), Ok(_)) => r,
+        (None, Ok(rootless)) => match default_root(rootless) {
+            Ok(r) => r,
+            // spec, features and check keep no state.
+            Err(_) if matches!(cmd, Cmd::Spec(_) | Cmd::Features | Cmd::Check(_)) => PathBuf::from(DEFAULT_ROOT),
+            Err(e) => {
+                log::error(e.to_string());
+                return failed;
+            }
+        },
+    };
+    let g = Globals { root, systemd_cgroup: cli.systemd_cgroup };
     let res: Result<i32> = match cmd {
         Cmd::Create(a) => create::run(&g, a).map(|()| 0),
         Cmd::Start(a) => start::run(&g, a).map(|()| 0),
@@ -182,7 +199,37 @@ pub fn version_text() -> String {
     )
 }
 
-/// `--rootless` is accepted for compatibility; hull decides from the effective uid.
+/// `--rootless true|false|auto` (default auto, as runc): auto is rootless when hull runs with a
+/// non-zero effective uid, or as root of a user namespace (its uid_map is not the initial
+/// namespace's identity map: rootless podman calls the runtime that way, through conmon).
+fn rootless_mode(flag: Option<&str>) -> Result<bool> {
+    match flag.unwrap_or("auto") {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        "auto" => Ok(!nix::unistd::geteuid().is_root() || in_user_namespace()),
+        other => Err(usage(format!("--rootless: {other:?}: expected true, false or auto"))),
+    }
+}
+
+fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+}
+
+/// The state root when `--root` is not given: /run/hull, or $XDG_RUNTIME_DIR/hull when rootless.
+fn default_root(rootless: bool) -> Result<PathBuf> {
+    if !rootless {
+        return Ok(PathBuf::from(DEFAULT_ROOT));
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => Ok(PathBuf::from(d).join("hull")),
+        None => Err(usage(format!(
+            "rootless mode: XDG_RUNTIME_DIR is not set, so there is no state directory to use; set it to a directory you own (usually /run/user/{}) or pass --root",
+            nix::unistd::getuid()
+        ))),
+    }
+}
+
 pub fn usage(msg: impl Into<String>) -> Error {
     Error::Usage(msg.into())
 }

@@ -124,7 +124,7 @@ fn run_cmd_with(mut cmd: Command, scratch: &Path, seq: u32, adjust: impl FnOnce(
         .current_dir(scratch);
     adjust(&mut cmd);
     let desc = format!("{cmd:?}");
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn {desc}: {e}"));
+    let mut child = spawn_retrying(&mut cmd).unwrap_or_else(|e| panic!("cannot spawn {desc}: {e}"));
     let status = wait_child(&mut child, CMD_TIMEOUT, &desc);
     let out = Out {
         cmd: desc,
@@ -136,6 +136,21 @@ fn run_cmd_with(mut cmd: Command, scratch: &Path, seq: u32, adjust: impl FnOnce(
     let _ = fs::remove_file(&so);
     let _ = fs::remove_file(&se);
     out
+}
+
+/// Spawn, retrying while the program is "text file busy": a binary a test has just copied (a
+/// private runtime) can still be open for writing in a child another test thread is forking.
+pub fn spawn_retrying(cmd: &mut Command) -> std::io::Result<Child> {
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            r => return r,
+        }
+    }
 }
 
 /// Wait for a child we spawned; kill it (by its own pid) if it hangs.
@@ -352,6 +367,12 @@ impl Test {
         c.args(args);
         run_cmd(c, &self.scratch, self.next())
     }
+    /// `<runtime> <args>` with extra environment variables.
+    pub fn rt_raw_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
+        let mut c = Command::new(self.bin());
+        c.args(args).envs(env.iter().copied());
+        run_cmd(c, &self.scratch, self.next())
+    }
     /// `<runtime> --root /run/hull-test <args>`
     pub fn rt(&self, args: &[&str]) -> Out {
         let mut c = Command::new(self.bin());
@@ -370,16 +391,15 @@ impl Test {
         let n = self.next();
         let stdout = self.scratch.join(format!("spawn-{n}.stdout"));
         let stderr = self.scratch.join(format!("spawn-{n}.stderr"));
-        let child = Command::new(self.bin())
-            .arg("--root")
+        let mut cmd = Command::new(self.bin());
+        cmd.arg("--root")
             .arg(STATE_ROOT)
             .args(args)
             .stdin(Stdio::null())
             .stdout(File::create(&stdout).unwrap())
             .stderr(File::create(&stderr).unwrap())
-            .current_dir(&self.scratch)
-            .spawn()
-            .unwrap();
+            .current_dir(&self.scratch);
+        let child = spawn_retrying(&mut cmd).unwrap();
         Spawned { child, stdout, stderr }
     }
     /// Write the config and `create --bundle <dir> [extra] <id>`; no assertion.

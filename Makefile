@@ -45,11 +45,13 @@ test-attacks: build
 	tini -s -- $(CARGO) test --test attacks -- --test-threads=4
 
 # Soak: SOAK_N lifecycles in a row (default 1000) and eight threads racing the verbs on one id
-# (SOAK_RACE_OPS each); nothing may leak. `make test` runs a short version (40 lifecycles).
+# (SOAK_RACE_OPS each), and the status of running containers derived SOAK_STATUS_N times each under
+# CPU and fork load; nothing may leak. `make test` runs a short version (40 lifecycles).
 SOAK_N ?= 1000
 SOAK_RACE_OPS ?= 200
+SOAK_STATUS_N ?= 1000
 soak: build
-	SOAK_N=$(SOAK_N) SOAK_RACE_OPS=$(SOAK_RACE_OPS) tini -s -- $(CARGO) test --test soak -- --nocapture
+	SOAK_N=$(SOAK_N) SOAK_RACE_OPS=$(SOAK_RACE_OPS) SOAK_STATUS_N=$(SOAK_STATUS_N) tini -s -- $(CARGO) test --test soak -- --nocapture
 
 # The README's two set-up commands, extracted from README.md, on a freshly debootstrapped minimal
 # Debian 12 (cached in /var/cache/hull-test-fresh) with only gcc, make, git, ca-certificates and

@@ -154,3 +154,48 @@ fn verbs_racing_on_one_id_stay_consistent() {
     wait_for("zombies of the test process to be reaped", || (zombies_of(std::process::id()) == 0).then_some(()));
     t.finish();
 }
+
+/// The status of running containers derived over and over while the machine is under CPU and
+/// fork load (issue 13: a `kill` once answered "container not running" under load): every
+/// `state` says running, and `kill KILL` then succeeds. `SOAK_STATUS_N` sets the number of
+/// `state` calls per container (default 300).
+#[test]
+fn status_of_running_containers_under_load() {
+    let Some(t) = setup("soak_status_load") else { return };
+    let n = env_n("SOAK_STATUS_N", 300);
+    let mut ids = vec![];
+    for i in 0..3 {
+        let id = t.id_with(&format!("c{i}"));
+        let mut b = t.bundle_for(&id);
+        b.args(&["sleep", "100000"]);
+        t.create_start(&b);
+        ids.push(id);
+    }
+    // Load: two busy loops and a loop that forks short-lived processes, all ours.
+    let mut load: Vec<std::process::Child> = ["while :; do :; done", "while :; do :; done", "while :; do /bin/true; done"]
+        .iter()
+        .map(|s| std::process::Command::new("sh").args(["-c", s]).spawn().unwrap())
+        .collect();
+    let mut bad = vec![];
+    for _ in 0..n {
+        for id in &ids {
+            match t.state(id) {
+                Some(st) if st["status"] == "running" => {}
+                other => bad.push(format!("{id}: {other:?}")),
+            }
+        }
+    }
+    for id in &ids {
+        let out = t.rt(&["kill", id, "KILL"]);
+        if !out.ok() {
+            bad.push(format!("kill {id}: {}", out.stderr.trim()));
+        }
+    }
+    for c in &mut load {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    eprintln!("{} state calls under load, {} bad", n * ids.len(), bad.len());
+    assert!(bad.is_empty(), "{} bad answers, first: {}", bad.len(), bad[0]);
+    t.finish();
+}

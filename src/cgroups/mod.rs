@@ -5,6 +5,9 @@
 //! v1 controllers and hull also places the process in the unified tree, as runc does.
 
 pub mod device_filter;
+mod systemd_busy;
+
+use systemd_busy::{while_systemd_busy, SYSTEMD_BUSY_LIMIT};
 
 use std::fs;
 use std::os::fd::OwnedFd;
@@ -168,12 +171,19 @@ impl Cgroup {
     }
 
     fn with_setup(record: CgroupRecord, setup: CgroupSetup, id: &str) -> Result<Cgroup> {
-        let manager = create_cgroup_manager(CgroupConfig {
-            cgroup_path: record.path.clone(),
-            systemd_cgroup: record.systemd,
-            container_name: id.to_string(),
-        })
-        .map_err(|e| Error::Cgroup { path: record.path.clone(), msg: e.to_string() })?;
+        let make = || {
+            create_cgroup_manager(CgroupConfig {
+                cgroup_path: record.path.clone(),
+                systemd_cgroup: record.systemd,
+                container_name: id.to_string(),
+            })
+            .map_err(|e| e.to_string())
+        };
+        let manager = match record.systemd {
+            true => while_systemd_busy(SYSTEMD_BUSY_LIMIT, make),
+            false => make(),
+        }
+        .map_err(|msg| Error::Cgroup { path: record.path.clone(), msg })?;
         Ok(Cgroup { record, manager, setup })
     }
 
@@ -577,3 +587,4 @@ pub fn is_frozen(record: &CgroupRecord) -> bool {
     let v2 = Path::new(CGROUP_ROOT).join(rel).join("cgroup.freeze");
     matches!(fs::read_to_string(v2).as_deref().map(str::trim), Ok("1"))
 }
+

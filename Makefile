@@ -51,7 +51,7 @@ SOAK_N ?= 1000
 SOAK_RACE_OPS ?= 200
 SOAK_STATUS_N ?= 1000
 soak: build
-	SOAK_N=$(SOAK_N) SOAK_RACE_OPS=$(SOAK_RACE_OPS) SOAK_STATUS_N=$(SOAK_STATUS_N) tini -s -- $(CARGO) test --test soak -- --nocapture
+	SOAK_N=$(SOAK_N) SOAK_RACE_OPS=$(SOAK_RACE_OPS) SOAK_STATUS_N=$(SOAK_STATUS_N) tini -s -- $(CARGO) test --test soak -- --nocapture --include-ignored
 
 # The README's two set-up commands, extracted from README.md, on a freshly debootstrapped minimal
 # Debian 12 (cached in /var/cache/hull-test-fresh) with only gcc, make, git, ca-certificates and

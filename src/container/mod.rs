@@ -64,6 +64,11 @@ impl ContainerDir {
         }
         let lock = open_dir(&path)?;
         lock_exclusive(&lock, &path)?;
+        // Between the mkdir and the lock, a `delete --force` may have taken the new directory for
+        // what a killed create leaves (no state.json) and removed it.
+        if lock.metadata().map(|m| m.nlink() == 0).unwrap_or(true) {
+            return Err(Error::WrongState(format!("container {id} was deleted while it was being created")));
+        }
         Ok(ContainerDir { id: id.to_string(), path, lock })
     }
 

@@ -64,19 +64,23 @@ fn open_namespaces(pid: i32) -> Result<Vec<(&'static str, CloneFlags, File)>> {
 
 /// Run the process; returns its exit status when not detached (0 when detached).
 pub fn exec(opts: &ExecOpts) -> Result<i32> {
-    // The lock only guards reading the state: the process may wait a long time to start (in a
-    // paused container, with --ignore-paused, until `resume`, which needs the lock).
-    let state = {
-        let dir = ContainerDir::open(opts.root, opts.id)?;
+    // The container's lock is held until the process has exec'd, so that a concurrent delete
+    // comes before or after, never in between (a process placed while delete removes the cgroup
+    // left it behind). In a paused container (--ignore-paused) the process cannot exec before
+    // `resume`, which needs the lock: there it is released once the process is in the cgroup.
+    let mut lock = Some(ContainerDir::open(opts.root, opts.id)?);
+    let (state, paused) = {
+        let dir = lock.as_ref().expect("just opened");
         let state = dir.load()?;
-        match dir.status(&state) {
+        let status = dir.status(&state);
+        match status {
             Status::Stopped => return Err(Error::WrongState("cannot exec in a stopped container: container not running".into())),
             Status::Paused if !opts.ignore_paused => {
                 return Err(Error::WrongState("cannot exec in a paused container: container paused".into()))
             }
             _ => {}
         }
-        state
+        (state, status == Status::Paused)
     };
     if opts.process.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(Error::config("process.args", "must not be empty"));
@@ -97,6 +101,9 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
     let cgroup_fd = crate::cgroups::open_for_exec(&state.cgroup, opts.cgroup);
     let mid = fork_with_flags(0, None).ctx(|| "fork namespace-joining helper".into())?;
     if mid == 0 {
+        // The lock's descriptor must not live on in the helper or the process (flock belongs to
+        // the open file, which they share until exec).
+        drop(lock.take());
         let console = console.as_ref().map(|c| c.as_raw_fd());
         let cgroup = cgroup_fd.as_ref().map(|f| f.as_raw_fd());
         let target = Target { namespaces: &namespaces, cgroup, personality: state.personality.as_ref() };
@@ -124,6 +131,10 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
         if let Some(adj) = adj {
             let p = format!("/proc/{pid}/oom_score_adj");
             std::fs::write(&p, adj.to_string()).ctx(|| format!("set oom_score_adj {adj}"))?;
+        }
+        if paused {
+            // Placed: from here on a delete finds the process in the cgroup.
+            drop(lock.take());
         }
         parent_ch.send(&Msg::Go)?;
         // The channel is close-on-exec: EOF means the execve succeeded.

@@ -203,7 +203,25 @@ impl Cgroup {
 
     /// Move `pid` into the cgroup (creating it), and into the unified tree on hybrid hosts.
     pub fn add_task(&mut self, pid: i32) -> Result<()> {
-        self.manager.add_task(Pid::from_raw(pid)).map_err(|e| self.err(format!("add pid {pid}: {e}")))?;
+        // A parent directory this create found in place can vanish before the container's own
+        // is made under it: another container's delete removes the parents it made once they
+        // are empty. Make it again (and record it as ours) rather than fail.
+        let mut tries = 0;
+        while let Err(e) = self.manager.add_task(Pid::from_raw(pid)) {
+            let msg = e.to_string();
+            if tries == 5 || self.record.systemd || !msg.contains("(os error 2)") {
+                return Err(self.err(format!("add pid {pid}: {msg}")));
+            }
+            tries += 1;
+            let roots = hierarchy_roots(&self.setup);
+            for d in self.record.created_dirs.iter().filter_map(|d| d.parent()).map(Path::to_path_buf).collect::<Vec<_>>() {
+                if !d.exists() && !self.record.created_dirs.contains(&d) && roots.iter().any(|r| d.starts_with(r) && d != *r) {
+                    self.record.created_dirs.push(d);
+                }
+            }
+            self.record.created_dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+            self.record.created = !self.record.created_dirs.is_empty();
+        }
         if self.record.systemd {
             // Where systemd put it: the scope's directory, for everything that reads files.
             let own = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();

@@ -57,17 +57,28 @@ impl ContainerDir {
             .create(root)
             .map_err(|e| Error::io("create state root", root, e))?;
         let path = root.join(id);
-        match fs::DirBuilder::new().mode(0o711).create(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(Error::Exists),
-            Err(e) => return Err(Error::io("create state dir", &path, e)),
+        if path.symlink_metadata().is_ok() {
+            return Err(Error::Exists);
         }
-        let lock = open_dir(&path)?;
-        lock_exclusive(&lock, &path)?;
-        // Between the mkdir and the lock, a `delete --force` may have taken the new directory for
-        // what a killed create leaves (no state.json) and removed it.
-        if lock.metadata().map(|m| m.nlink() == 0).unwrap_or(true) {
-            return Err(Error::WrongState(format!("container {id} was deleted while it was being created")));
+        // The directory appears under the container's name already locked: made under a
+        // temporary name, locked, then renamed into place (RENAME_NOREPLACE: an existing one
+        // wins). A directory with that name and no state.json is then always a create that
+        // died, which `delete --force` may remove, never one that is starting.
+        let tmp = root.join(format!(".{id}.creating.{}", std::process::id()));
+        fs::DirBuilder::new().mode(0o711).create(&tmp).map_err(|e| Error::io("create state dir", &tmp, e))?;
+        let lock = open_dir(&tmp)?;
+        lock_exclusive(&lock, &tmp)?;
+        let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| Error::InvalidId(id.to_string()));
+        let (ctmp, cpath) = (c(&tmp)?, c(&path)?);
+        // SAFETY: both paths are NUL-terminated and outlive the call.
+        let r = unsafe { libc::renameat2(libc::AT_FDCWD, ctmp.as_ptr(), libc::AT_FDCWD, cpath.as_ptr(), libc::RENAME_NOREPLACE) };
+        if r != 0 {
+            let e = std::io::Error::last_os_error();
+            let _ = fs::remove_dir(&tmp);
+            return match e.raw_os_error() {
+                Some(libc::EEXIST) => Err(Error::Exists),
+                _ => Err(Error::io("create state dir", &path, e)),
+            };
         }
         Ok(ContainerDir { id: id.to_string(), path, lock })
     }

@@ -177,8 +177,10 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     crate::log::debug(format!("create: init cloned, pid {pid}"));
     undo.init_pid = Some(pid);
     state.pid = pid;
-    if undo.cgroup.is_some() {
-        // Cloned into a cgroup made beforehand (pure v2): record both before anything else.
+    // Cloned into a cgroup made beforehand (pure v2): record both before anything else. Its
+    // record does not change when the init is placed, so that save is the only provisional one.
+    let saved_at_clone = undo.cgroup.is_some();
+    if saved_at_clone {
         save_creating(dir, &mut state, pid, undo.cgroup.as_ref())?;
     }
     crate::fault::point("after-clone", None)?;
@@ -201,7 +203,9 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         parent_ch.send(&Msg::Go)?;
         place_in_cgroup(pid, cg_path, opts.id, opts.systemd_cgroup, spec, undo)?;
         crate::log::debug("create: init placed in its cgroup");
-        save_creating(dir, &mut state, pid, undo.cgroup.as_ref())?;
+        if !saved_at_clone {
+            save_creating(dir, &mut state, pid, undo.cgroup.as_ref())?;
+        }
         crate::fault::point("after-cgroup", None)?;
         parent_ch.send(&Msg::Placed)?;
         loop {

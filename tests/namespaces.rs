@@ -209,3 +209,93 @@ fn hostname_in_a_joined_uts_namespace() {
     t.try_create(&c, &[]).assert_err("unable to set hostname without a private UTS namespace");
     t.finish();
 }
+
+/// The host's "/" line of /proc/self/mountinfo without its mount id: its propagation ("shared:N",
+/// "master:N") must never change because of a container.
+fn host_root_mount() -> String {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let line = info.lines().find(|l| l.split(' ').nth(4) == Some("/")).expect("a \"/\" mount").to_string();
+    line.split(' ').skip(2).collect::<Vec<_>>().join(" ")
+}
+
+/// config-linux.md: a namespace type not in the array is inherited. Without a mount namespace the
+/// container is built in the host's mount namespace and chrooted (never pivoted) into its rootfs;
+/// exec'd processes land in the same root; the host's "/" keeps its propagation; and after
+/// delete the host's mount table has nothing of the container left.
+#[test]
+fn no_mount_namespace_builds_the_container_in_the_hosts_and_leaves_nothing() {
+    let Some(t) = setup("ns_nomnt") else { return };
+    let mut b = t.bundle();
+    // Its own copy: the bind made in the host's mount table is on this path.
+    let rootfs = b.private_rootfs();
+    std::fs::write(rootfs.join("marker"), "in the container's root\n").unwrap();
+    b.remove_namespace("mount");
+    b.set("/root/readonly", json!(true));
+    b.args(&["sleep", "100000"]);
+    let root_before = host_root_mount();
+    assert!(host_mounts_mentioning(&rootfs).is_empty());
+    let pid = t.create(&b).to_string();
+    assert_eq!(ns_link(&pid, "mnt"), host_ns("mnt"), "the init must share the host's mount namespace");
+    assert!(!host_mounts_mentioning(&rootfs).is_empty(), "the container's mounts are in the host's table");
+    assert_eq!(host_root_mount(), root_before, "the host's \"/\" changed");
+    t.start(&b.id);
+    assert_eq!(read_trim(format!("/proc/{pid}/root/marker")), "in the container's root");
+    let out = t.rt(&["exec", &b.id, "sh", "-c", "cat /marker; readlink /proc/self/ns/mnt; touch /x 2>&1 || echo ro"]);
+    out.assert_ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], "in the container's root", "{}", out.show());
+    assert_eq!(lines[1], host_ns("mnt"), "{}", out.show());
+    assert_eq!(lines.last(), Some(&"ro"), "root.readonly must hold for the bind: {}", out.show());
+    t.rt(&["delete", "--force", &b.id]).assert_ok();
+    assert_eq!(host_mounts_mentioning(&rootfs), Vec::<String>::new(), "mounts left behind");
+    assert_eq!(host_root_mount(), root_before, "the host's \"/\" changed");
+    t.finish();
+}
+
+/// A failed create without a mount namespace leaves no mount in the host's table either.
+#[test]
+fn no_mount_namespace_failed_create_leaves_no_mount() {
+    let Some(t) = setup("ns_nomnt_fail") else { return };
+    let mut b = t.bundle();
+    let rootfs = b.private_rootfs();
+    b.remove_namespace("mount");
+    // The last mount fails, after the others are made.
+    b.add_mount(json!({"destination": "/mnt", "type": "bind", "source": "/nonexistent-hull-source", "options": ["bind"]}));
+    t.try_create(&b, &[]).assert_err("/nonexistent-hull-source");
+    t.assert_gone(&b.id);
+    assert_eq!(host_mounts_mentioning(&rootfs), Vec::<String>::new(), "mounts left behind");
+    t.finish();
+}
+
+/// Joining the runtime's own mount namespace by path is the same as not asking for one: the
+/// container must not pivot the host's root.
+#[test]
+fn joining_the_runtimes_mount_namespace_is_treated_as_none() {
+    let Some(t) = setup("ns_mnt_own") else { return };
+    let mut b = t.bundle();
+    let rootfs = b.private_rootfs();
+    std::fs::write(rootfs.join("marker"), "joined\n").unwrap();
+    b.remove_namespace("mount");
+    b.add_namespace(json!({"type": "mount", "path": format!("/proc/{}/ns/mnt", std::process::id())}));
+    let root_before = host_root_mount();
+    b.sh("cat /marker");
+    assert_eq!(t.run_ok(&b).trim(), "joined");
+    assert_eq!(host_root_mount(), root_before);
+    assert_eq!(host_mounts_mentioning(&rootfs), Vec::<String>::new(), "mounts left behind");
+    t.finish();
+}
+
+/// A user namespace of the container's own has no privilege over the host's mount namespace:
+/// the combination is refused by name, before anything is made.
+#[test]
+fn user_namespace_without_mount_namespace_is_refused() {
+    let Some(t) = setup("ns_user_nomnt") else { return };
+    let mut b = t.bundle();
+    b.remove_namespace("mount");
+    b.add_namespace(json!({"type": "user"}));
+    b.set("/linux/uidMappings", json!([{"containerID": 0, "hostID": 100000, "size": 65536}]));
+    b.set("/linux/gidMappings", json!([{"containerID": 0, "hostID": 100000, "size": 65536}]));
+    t.try_create(&b, &[]).assert_err("needs a mount namespace of its own");
+    t.assert_gone(&b.id);
+    t.finish();
+}

@@ -76,7 +76,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
             }
             Some(p) => {
                 // A namespace joined by path is the container's unless it is the runtime's own.
-                if !is_own_namespace(p, ns.typ()) {
+                if !crate::linux::namespaces::is_runtime_namespace(p, ns.typ()) {
                     own_ns.insert(ns.typ());
                 }
             }
@@ -97,8 +97,13 @@ pub fn validate(spec: &Spec) -> Result<()> {
             crate::linux::netdev::check_names(name, dev)?;
         }
     }
-    if !seen.contains(&LinuxNamespaceType::Mount) {
-        return Err(Error::config("linux.namespaces", "a mount namespace is required"));
+    if !own_ns.contains(&LinuxNamespaceType::Mount) && own_ns.contains(&LinuxNamespaceType::User) {
+        // The rootfs would be built in the runtime's mount namespace, which the container's user
+        // namespace has no privilege over.
+        return Err(Error::config(
+            "linux.namespaces",
+            "a container with a user namespace of its own needs a mount namespace of its own: without one its mounts would go into the runtime's mount namespace, where it has no privilege",
+        ));
     }
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !own_ns.contains(&LinuxNamespaceType::Uts) {
         return Err(Error::config("hostname", "unable to set hostname without a private UTS namespace"));
@@ -233,26 +238,12 @@ fn check_sysctl(key: &str, ns: &HashSet<LinuxNamespaceType>) -> Result<()> {
     Ok(())
 }
 
-/// The name of a namespace type as config.json spells it.
-/// True when the namespace file at `path` is the runtime's own namespace of that type.
-fn is_own_namespace(path: &std::path::Path, typ: LinuxNamespaceType) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let own = std::path::Path::new("/proc/self/ns").join(match typ {
-        LinuxNamespaceType::Mount => "mnt",
-        LinuxNamespaceType::Network => "net",
-        other => ns_name(other),
-    });
-    match (std::fs::metadata(path), std::fs::metadata(own)) {
-        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-        _ => false,
-    }
-}
-
 /// SELinux is enabled when selinuxfs is mounted.
 pub fn selinux_enabled() -> bool {
     std::path::Path::new("/sys/fs/selinux/enforce").exists()
 }
 
+/// The name of a namespace type as config.json spells it.
 pub fn ns_name(t: LinuxNamespaceType) -> &'static str {
     match t {
         LinuxNamespaceType::Mount => "mount",

@@ -68,6 +68,11 @@ pub fn destroy(dir: &ContainerDir, state: &State) -> Result<()> {
         let _ = cg.freeze(false);
     }
     wait_stopped(state, Duration::from_secs(10));
+    if let Some(id) = state.host_rootfs_mount {
+        if let Err(e) = crate::linux::host_root::detach(&state.rootfs, id) {
+            crate::log::warn(format!("delete: {e}"));
+        }
+    }
     crate::cgroups::remove(&state.cgroup)?;
     dir.remove()?;
     let json = state.oci_json("stopped", 0).to_string();

@@ -44,6 +44,10 @@ pub struct State {
     /// `linux.personality`, which exec'd processes get too (as runc 1.2 and youki do).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personality: Option<oci_spec::runtime::LinuxPersonality>,
+    /// No mount namespace of the container's own: the id of the rootfs bind made in the
+    /// runtime's mount namespace, detached (with everything below it) by delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_rootfs_mount: Option<u64>,
 }
 
 /// Where the container's cgroup is and whether hull made it (only then is it removed).

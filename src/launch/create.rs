@@ -17,7 +17,7 @@ use crate::container::{process_start_time, write_atomic, ContainerDir, State};
 use crate::error::{Context, Error, Result};
 use crate::hooks::{self, Phase};
 use crate::linux::clone::fork_with_flags;
-use crate::linux::{console, idmap, netdev};
+use crate::linux::{console, host_root, idmap, netdev};
 use crate::linux::namespaces::{self, NsPlan};
 
 pub struct CreateOpts<'a> {
@@ -45,6 +45,8 @@ struct Undo {
     poststop: Option<(Option<oci_spec::runtime::Hooks>, String)>,
     /// Network devices moved into the init's network namespace, put back before it is killed.
     netdevs: Option<netdev::MovedDevices>,
+    /// The rootfs bind in the runtime's mount namespace (no mount namespace of its own).
+    host_root: Option<(PathBuf, u64)>,
 }
 
 impl Undo {
@@ -55,6 +57,11 @@ impl Undo {
         if let Some(pid) = self.init_pid.take() {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             let _ = waitpid(Pid::from_raw(pid), None);
+        }
+        if let Some((rootfs, id)) = self.host_root.take() {
+            if let Err(e) = host_root::detach(&rootfs, id) {
+                crate::log::warn(format!("cleanup after failed create: {e}"));
+            }
         }
         if let Some(cg) = self.cgroup.take() {
             if let Err(e) = cg.remove() {
@@ -77,7 +84,7 @@ pub fn create(opts: &CreateOpts) -> Result<(ContainerDir, State)> {
     crate::container::validate_id(opts.id)?;
     let bundle = Bundle::load(opts.bundle)?;
     let dir = ContainerDir::create(opts.root, opts.id)?;
-    let mut undo = Undo { dir: None, cgroup: None, init_pid: None, poststop: None, netdevs: None };
+    let mut undo = Undo { dir: None, cgroup: None, init_pid: None, poststop: None, netdevs: None, host_root: None };
     let res = crate::fault::point("state-dir", None).and_then(|()| create_in(opts, &bundle, &dir, &mut undo));
     match res {
         Ok(state) => Ok((dir, state)),
@@ -151,7 +158,13 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         notify_socket,
         creating: true,
         personality: linux.personality().clone(),
+        host_rootfs_mount: None,
     };
+    if plan.host_mounts {
+        let id = host_root::bind(&bundle.rootfs)?;
+        undo.host_root = Some((bundle.rootfs.clone(), id));
+        state.host_rootfs_mount = Some(id);
+    }
     let ctx = InitCtx {
         spec,
         bundle: &bundle.dir,

@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use nix::fcntl::OFlag;
 use nix::sched::{setns, CloneFlags};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
@@ -94,6 +95,14 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
     // A foreground exec without a socket keeps the caller's stdio.
     let console = console::socket_for(terminal, opts.console_socket, !opts.detach)?;
     let namespaces = open_namespaces(state.pid)?;
+    // No mount namespace of the container's own: the process is chrooted where the init is.
+    let root = match state.host_rootfs_mount {
+        Some(_) => {
+            let p = format!("/proc/{}/root", state.pid);
+            Some(crate::linux::open_fd(p.as_str(), OFlag::O_PATH | OFlag::O_DIRECTORY).ctx(|| format!("open {p}"))?)
+        }
+        None => None,
+    };
     let (parent_ch, child_ch) = Channel::pair()?;
     let signals = if opts.detach { None } else { Some(super::wait::block_signals()?) };
 
@@ -106,7 +115,7 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
         drop(lock.take());
         let console = console.as_ref().map(|c| c.as_raw_fd());
         let cgroup = cgroup_fd.as_ref().map(|f| f.as_raw_fd());
-        let target = Target { namespaces: &namespaces, cgroup, personality: state.personality.as_ref() };
+        let target = Target { namespaces: &namespaces, root: root.as_ref(), cgroup, personality: state.personality.as_ref() };
         helper(target, &child_ch, &opts.process, state.seccomp.as_ref(), opts.preserve_fds, console, &affinity);
     }
     drop(child_ch);
@@ -178,6 +187,8 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
 /// (CLONE_INTO_CGROUP).
 struct Target<'a> {
     namespaces: &'a [(&'static str, CloneFlags, File)],
+    /// The init's root, to chroot into when the container shares the runtime's mount namespace.
+    root: Option<&'a std::os::fd::OwnedFd>,
     cgroup: Option<RawFd>,
     /// The container's `linux.personality`: set in the helper, inherited by the process.
     personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
@@ -199,6 +210,10 @@ fn helper(
         affinity.apply_initial()?;
         for (name, flag, f) in target.namespaces {
             setns(f.as_fd(), *flag).ctx(|| format!("join {name} namespace of the container"))?;
+        }
+        if let Some(root) = target.root {
+            nix::unistd::fchdir(root.as_raw_fd()).ctx(|| "chdir to the container's root".into())?;
+            nix::unistd::chroot(".").ctx(|| "chroot into the container's root".into())?;
         }
         if let Some(p) = target.personality {
             crate::linux::scheduling::apply_personality(p)?;

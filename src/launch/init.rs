@@ -221,7 +221,7 @@ fn build_rootfs(
     };
     // Devices and the cwd are created with exactly the modes asked for.
     nix::sys::stat::umask(Mode::empty());
-    let root_fd = rootfs::prepare(ctx.rootfs, propagation)?;
+    let root_fd = rootfs::prepare(ctx.rootfs, propagation, ctx.plan.host_mounts)?;
     let mctx = MountCtx {
         rootfs: root_fd.as_fd(),
         rootfs_path: ctx.rootfs,
@@ -291,7 +291,9 @@ fn build_rootfs(
         hooks::run(ctx.spec.hooks(), Phase::CreateContainer, &json)?;
     }
 
-    if ctx.no_pivot {
+    if ctx.plan.host_mounts {
+        rootfs::chroot_into(ctx.rootfs)?;
+    } else if ctx.no_pivot {
         rootfs::move_root(ctx.rootfs)?;
     } else {
         rootfs::pivot(ctx.rootfs)?;

@@ -8,6 +8,7 @@ pub mod console;
 pub mod cpu_affinity;
 pub mod devices;
 pub mod exec;
+pub mod host_root;
 pub mod idmap;
 pub mod mounts;
 pub mod namespaces;

@@ -26,6 +26,9 @@ pub struct NsPlan {
     pub new_net: bool,
     /// Namespaces to join, user first.
     pub joins: Vec<(LinuxNamespaceType, PathBuf)>,
+    /// No mount namespace of the container's own (none asked for, or the runtime's joined): the
+    /// rootfs is built in the runtime's mount namespace (`host_root`).
+    pub host_mounts: bool,
 }
 
 pub fn clone_flag(t: LinuxNamespaceType) -> CloneFlags {
@@ -66,6 +69,10 @@ impl NsPlan {
                 },
             }
         }
+        plan.host_mounts = !linux.namespaces().iter().flatten().any(|ns| {
+            ns.typ() == LinuxNamespaceType::Mount
+                && ns.path().as_deref().is_none_or(|p| !is_runtime_namespace(p, LinuxNamespaceType::Mount))
+        });
         plan
     }
 
@@ -120,4 +127,18 @@ pub fn enter_new_time_ns(offsets: &[(String, i64, u32)]) -> Result<()> {
     let f = File::open("/proc/self/ns/time_for_children")
         .map_err(|e| Error::io("open", "/proc/self/ns/time_for_children", e))?;
     setns(f.as_fd(), CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)).ctx(|| "enter new time namespace".into())
+}
+
+/// True when the namespace file at `path` is the runtime's own namespace of that type.
+pub fn is_runtime_namespace(path: &std::path::Path, typ: LinuxNamespaceType) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let own = std::path::Path::new("/proc/self/ns").join(match typ {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Network => "net",
+        other => ns_name(other),
+    });
+    match (std::fs::metadata(path), std::fs::metadata(own)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }

@@ -18,7 +18,14 @@ use crate::error::{Context, Error, Result};
 /// Make the mount tree of the new mount namespace stop propagating to the host, then bind the
 /// rootfs onto itself so it is a mount point (pivot_root needs one). Returns an O_PATH fd of the
 /// bound rootfs, the anchor of every later path resolution.
-pub fn prepare(rootfs: &Path, propagation: Option<MsFlags>) -> Result<OwnedFd> {
+///
+/// With `host_mounts` (no mount namespace of the container's own) the runtime has bound the
+/// rootfs already (`host_root::bind`), and the propagation of the runtime's mounts is left alone.
+pub fn prepare(rootfs: &Path, propagation: Option<MsFlags>, host_mounts: bool) -> Result<OwnedFd> {
+    let open = || super::open_fd(rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY).ctx(|| format!("open rootfs {rootfs:?}"));
+    if host_mounts {
+        return open();
+    }
     // An unbindable "/" could not be bound below: it becomes unbindable after pivot_root.
     let root_prop = match propagation {
         Some(p) if !p.contains(MsFlags::MS_UNBINDABLE) => p | MsFlags::MS_REC,
@@ -39,7 +46,7 @@ pub fn prepare(rootfs: &Path, propagation: Option<MsFlags>) -> Result<OwnedFd> {
         },
         e => Error::sys(format!("bind mount rootfs {rootfs:?}"), e),
     })?;
-    super::open_fd(rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY).ctx(|| format!("open rootfs {rootfs:?}"))
+    open()
 }
 
 /// Why this process cannot reach `path`: the first directory on the way that it may not search,
@@ -188,6 +195,14 @@ pub fn move_root(rootfs: &Path) -> Result<()> {
     chdir(rootfs).ctx(|| format!("chdir to rootfs {rootfs:?}"))?;
     mount_raw(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None)
         .ctx(|| format!("move rootfs {rootfs:?} to \"/\""))?;
+    chroot(".").ctx(|| format!("chroot into {rootfs:?}"))?;
+    chdir("/").ctx(|| "chdir to new root".into())
+}
+
+/// No mount namespace of the container's own: chroot into the rootfs bind. pivot_root or a move
+/// over "/" would change the root of every process in the runtime's mount namespace.
+pub fn chroot_into(rootfs: &Path) -> Result<()> {
+    chdir(rootfs).ctx(|| format!("chdir to rootfs {rootfs:?}"))?;
     chroot(".").ctx(|| format!("chroot into {rootfs:?}"))?;
     chdir("/").ctx(|| "chdir to new root".into())
 }

@@ -93,6 +93,22 @@ pub fn groups() -> Vec<Group> {
             run: ns_inherit,
         },
         Group {
+            name: "ns-inherit-mnt",
+            cases: vec![
+                c(
+                    "inh-mnt",
+                    "config-linux#namespaces",
+                    "without a mount entry the runtime's mount namespace is inherited",
+                ),
+                c(
+                    "inh-mnt-delete",
+                    "runtime#delete",
+                    "without a mount entry, delete removes every mount create made (the runtime's mount table has none of the bundle's left)",
+                ),
+            ],
+            run: ns_inherit_mnt,
+        },
+        Group {
             name: "ns-join",
             cases: vec![
                 c(
@@ -109,6 +125,11 @@ pub fn groups() -> Vec<Group> {
                     "join-uts",
                     "config-linux#namespaces",
                     "a uts entry with path joins that namespace",
+                ),
+                c(
+                    "join-uts-hostname",
+                    "config#hostname",
+                    "hostname is set in a uts namespace joined by path (the container's, not the runtime's)",
                 ),
                 c(
                     "join-cgroup",
@@ -307,6 +328,45 @@ fn ns_inherit(g: &mut G) {
     }
 }
 
+fn ns_inherit_mnt(g: &mut G) {
+    let mut b = g.bundle("ns-inherit-mnt");
+    b.set_namespaces(&["pid", "ipc", "uts", "network"]);
+    // the runtime's own mount namespace, as a runtime-namespace hook sees it
+    let f = b.dir.join("rt-mntns");
+    b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", format!("stat -L -c %i /proc/self/ns/mnt > {}", f.display())]}]});
+    let rootfs = b.dir.join("rootfs");
+    let mounted = |p: &std::path::Path| -> Vec<String> {
+        let n = p.to_string_lossy().into_owned();
+        fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(n.as_str()))
+            .map(String::from)
+            .collect()
+    };
+    let before = mounted(&rootfs);
+    let Some(rep) = g.checker_or_fail_rest(&mut b, &[]) else {
+        return;
+    };
+    let rt_mnt = fs::read_to_string(&f)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok());
+    let got = rep.ns("mnt");
+    g.check(
+        "inh-mnt",
+        ensure(got.is_some() && got == rt_mnt, || {
+            format!("mount namespace {:?}, the runtime's (hook) {:?}", got, rt_mnt)
+        }),
+    );
+    let after = mounted(&rootfs);
+    g.check(
+        "inh-mnt-delete",
+        ensure(after == before, || {
+            format!("left in the mount table: {}", clip(&after.join(" | "), 300))
+        }),
+    );
+}
+
 /// A process we own sitting in fresh namespaces: `sh` unshares
 /// net/ipc/uts/cgroup/mnt/pid/time and forks `sleep`, which is pid 1 of the new
 /// pid namespace and a member of all of them.  Returns the sleep's host pid.
@@ -422,6 +482,16 @@ fn ns_join(g: &mut G) {
             &e,
         ),
     }
+    let mut b = g.bundle("ns-join-uts-hostname");
+    b.config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "mount"}, {"type": "uts", "path": p("uts")}]);
+    b.config["hostname"] = json!("oci-joined-uts");
+    let r = g.run_checker(&mut b, &[]).and_then(|rep| {
+        let name = rep.v["uname"]["nodename"].as_str().unwrap_or("").to_string();
+        ensure(name == "oci-joined-uts" && rep.ns("uts") == ns_ino(&p("uts")), || {
+            format!("hostname {:?}, uts namespace {:?} (holder's {:?})", name, rep.ns("uts"), ns_ino(&p("uts")))
+        })
+    });
+    g.check("join-uts-hostname", r);
     let mut b = g.bundle("ns-join-time");
     b.add_namespace(json!({"type": "time", "path": p("time")}));
     match g.run_checker(&mut b, &[]) {

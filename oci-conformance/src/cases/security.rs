@@ -203,6 +203,11 @@ pub fn groups() -> Vec<Group> {
                     "config-linux#mount-label",
                     "mountLabel is applied to the container's mounts",
                 ),
+                c(
+                    "selinux-absent",
+                    "config#linux-process",
+                    "choice: on a host without SELinux, selinuxLabel and mountLabel are ignored and the container runs, so a config written on an SELinux host runs anywhere (youki, hull; runc 1.1.5 and crun 1.8.1 refuse it)",
+                ),
             ],
             run: lsm,
         },
@@ -632,4 +637,13 @@ fn lsm(g: &mut G) {
         g.skip("selinux", "no SELinux on this host");
         g.skip("mountlabel", "no SELinux on this host");
     }
+    if se {
+        g.skip("selinux-absent", "SELinux is enabled on this host");
+        return;
+    }
+    let mut b = g.bundle("selinux-absent");
+    b.config["process"]["selinuxLabel"] = json!("system_u:system_r:container_t:s0:c1,c2");
+    b.config["linux"]["mountLabel"] = json!("system_u:object_r:container_file_t:s0:c1,c2");
+    let r = g.run_checker(&mut b, &[]).map(|_| ());
+    g.check("selinux-absent", r);
 }

@@ -2,7 +2,8 @@
 //! (`{"level":"error","msg":"...","time":"<RFC3339>"}`, one object per line).
 //!
 //! At non-debug levels only the final error is written (podman parses the whole log file as one
-//! JSON object). The plain error also goes to stderr, where conmon and users see it.
+//! JSON object). With a log file the plain error also goes to stderr, where conmon and users see
+//! it; without one, stderr gets the log line itself, as from runc.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -54,44 +55,78 @@ pub fn debug(msg: impl AsRef<str>) {
     }
 }
 
-/// A warning: on stderr, and in the log file only with `--debug` (without it the log file holds
-/// just the final error, which podman parses as one JSON object).
+/// A warning. Without a log file it goes to stderr in the log's shape (runc's logrus line). With
+/// one, stderr gets `hull: warning: ...` and the file gets it only with `--debug` (without it the
+/// file holds just the final error, which podman parses as one JSON object).
 pub fn warn(msg: impl AsRef<str>) {
     let mut l = LOGGER.lock().unwrap_or_else(|e| e.into_inner());
-    if l.debug && l.file.is_some() {
+    if l.file.is_none() {
+        let line = format_line(l.format, "warning", msg.as_ref());
+        let _ = std::io::stderr().write_all(line.as_bytes());
+        return;
+    }
+    if l.debug {
         write_line(&mut l, "warning", msg.as_ref(), false);
     }
     let _ = writeln!(std::io::stderr(), "hull: warning: {}", msg.as_ref());
 }
 
-/// The final error of a command: one line in the log file and the plain text on stderr.
+/// The final error of a command, as runc reports it: without a log file, one line on stderr in
+/// the log's shape (`time="..." level=error msg="..."`, or the JSON object), which scripts
+/// written against runc look for; with a log file, the line goes there and stderr gets the plain
+/// message (conmon and containerd pass `--log` and show stderr or the file's `msg`).
 pub fn error(msg: impl AsRef<str>) {
     let mut l = LOGGER.lock().unwrap_or_else(|e| e.into_inner());
     write_line(&mut l, "error", msg.as_ref(), true);
 }
 
-fn write_line(l: &mut Logger, level: &str, msg: &str, also_stderr: bool) {
-    let line = match l.format {
+fn format_line(format: Format, level: &str, msg: &str) -> String {
+    match format {
         Format::Json => {
             let v = serde_json::json!({ "level": level, "msg": msg, "time": now_rfc3339() });
             format!("{v}\n")
         }
-        Format::Text => format!("time=\"{}\" level={} msg={:?}\n", now_rfc3339(), level, msg),
-    };
+        Format::Text => format!("time=\"{}\" level={} msg={}\n", now_rfc3339(), level, logfmt_value(msg)),
+    }
+}
+
+fn write_line(l: &mut Logger, level: &str, msg: &str, plain_on_stderr: bool) {
+    let line = format_line(l.format, level, msg);
     match l.file.as_mut() {
         Some(f) => {
             let _ = f.write_all(line.as_bytes());
-            if also_stderr {
+            if plain_on_stderr {
                 let _ = writeln!(std::io::stderr(), "{msg}");
             }
-        }
-        None if also_stderr => {
-            let _ = writeln!(std::io::stderr(), "{msg}");
         }
         None => {
             let _ = std::io::stderr().write_all(line.as_bytes());
         }
     }
+}
+
+/// A value as logrus's text formatter writes it: bare when it is made only of letters, digits
+/// and `-._/@^+`, else double-quoted with Go's escapes.
+pub fn logfmt_value(v: &str) -> String {
+    let bare = |c: char| c.is_ascii_alphanumeric() || "-._/@^+".contains(c);
+    if !v.is_empty() && v.chars().all(bare) {
+        return v.to_string();
+    }
+    let mut out = String::with_capacity(v.len() + 2);
+    out.push('"');
+    for c in v.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Current time in RFC 3339 with nanoseconds, UTC.

@@ -85,6 +85,42 @@ fn log_json_on_failure() {
     t.finish();
 }
 
+/// Errors take runc's shapes (issue 13 item 7), which scripts written against runc look for:
+/// without `--log`, stderr holds one logrus line (`time="..." level=error msg="..."`, or the JSON
+/// object with `--log-format json`); with `--log`, the file gets that line and stderr the plain
+/// message (what conmon forwards and containerd shows).
+#[test]
+fn error_shapes_follow_runc() {
+    let Some(t) = setup("cli_err_shape") else { return };
+    let id = t.id();
+    let out = t.rt(&["delete", &id]);
+    assert_eq!(out.code, Some(1), "{}", out.show());
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line\n{}", out.show());
+    let line = lines[0];
+    let time = line.strip_prefix("time=\"").and_then(|r| r.split('"').next()).unwrap_or_else(|| panic!("no time=: {line}"));
+    assert!(is_rfc3339(time), "{line}");
+    assert!(line.contains(" level=error msg=\"container does not exist\""), "{line}");
+
+    // A message with quotes is quoted as Go's %q does, and reads back whole.
+    let missing = t.scratch.join("no such bundle");
+    let out = t.rt(&["create", "--bundle", missing.to_str().unwrap(), &id]);
+    let quoted = format!("level=error msg=\"bundle \\\"{}\\\": ", missing.display());
+    assert!(out.stderr.contains(&quoted), "want {quoted}\n{}", out.show());
+    assert!(out.error_text().starts_with(&format!("bundle {:?}: ", missing)), "{}", out.show());
+
+    let out = t.rt(&["--log-format", "json", "delete", &id]);
+    let v: serde_json::Value = serde_json::from_str(out.stderr.trim()).unwrap_or_else(|e| panic!("stderr is not one JSON object ({e})\n{}", out.show()));
+    assert_eq!((v["level"].as_str(), v["msg"].as_str()), (Some("error"), Some("container does not exist")), "{v}");
+
+    let log = t.scratch.join("shape.log");
+    let out = t.rt(&["--log", log.to_str().unwrap(), "delete", &id]);
+    assert_eq!(out.stderr.trim(), "container does not exist", "plain on stderr with --log\n{}", out.show());
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.starts_with("time=\"") && logged.contains("level=error msg=\"container does not exist\""), "{logged}");
+    t.finish();
+}
+
 #[test]
 fn version_output() {
     let Some(t) = setup("cli_version") else { return };

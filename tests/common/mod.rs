@@ -95,17 +95,53 @@ impl Out {
         assert!(self.ok(), "expected success\n{}", self.show());
         self
     }
-    /// Exit status 1 and `needle` (case-insensitive) in stderr.
+    /// stderr with each runc-shaped log line (`time="..." level=error msg="..."`) replaced by
+    /// its message, unquoted: what the user is told.
+    pub fn error_text(&self) -> String {
+        self.stderr.lines().map(|l| log_line_msg(l).unwrap_or_else(|| l.to_string())).collect::<Vec<_>>().join("\n")
+    }
+    /// Exit status 1 and `needle` (case-insensitive) in the error (stderr, with the `msg` of a
+    /// runc-shaped log line unquoted).
     #[track_caller]
     pub fn assert_err(&self, needle: &str) -> &Self {
         assert_eq!(self.code, Some(1), "expected exit status 1\n{}", self.show());
         assert!(
-            self.stderr.to_lowercase().contains(&needle.to_lowercase()),
+            self.error_text().to_lowercase().contains(&needle.to_lowercase()),
             "expected stderr to mention {needle:?}\n{}",
             self.show()
         );
         self
     }
+}
+
+/// The `msg` of a logrus text line (`time="..." level=... msg=...`), with Go's quoting undone.
+pub fn log_line_msg(line: &str) -> Option<String> {
+    if !line.starts_with("time=\"") {
+        return None;
+    }
+    let rest = &line[line.find(" msg=")? + 5..];
+    let Some(q) = rest.strip_prefix('"') else {
+        return Some(rest.split(' ').next().unwrap_or("").to_string());
+    };
+    let mut out = String::new();
+    let mut chars = q.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                't' => out.push('\t'),
+                'r' => out.push('\r'),
+                'x' => {
+                    let h: String = chars.by_ref().take(2).collect();
+                    out.push(u8::from_str_radix(&h, 16).ok()? as char);
+                }
+                c => out.push(c),
+            },
+            c => out.push(c),
+        }
+    }
+    None
 }
 
 /// Run `cmd` with stdout/stderr going to files (never pipes: a container inherits the runtime's

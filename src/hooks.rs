@@ -1,6 +1,12 @@
 //! OCI hooks (config.md#posix-platform-hooks): each runs with the container state on stdin, its
 //! own `args` and `env`, and an optional `timeout` after which it is killed.
 //!
+//! A hook without `env` gets the environment runc gives it (Go's exec with a nil Env inherits
+//! its caller's): prestart, createRuntime, poststart and poststop hooks the runtime's own (what
+//! the shim, conmon or the user gave it); createContainer and startContainer hooks, which run in
+//! the container's init, the process's environment as it is at that point (`process.env`, and
+//! for startContainer HOME as filled in for the process). A hook with `env` gets exactly that.
+//!
 //! The status given to create-time hooks (prestart, createRuntime, createContainer) is
 //! `creating`, as runc sends: the spec defines `creating` as "the container is being created",
 //! which is when these hooks run. startContainer hooks see `created`, poststart `running`,
@@ -60,12 +66,23 @@ pub fn any(hooks: &Option<Hooks>) -> bool {
         .any(|p| !p.of(hooks).is_empty())
 }
 
-/// Run every hook of `phase` in order. The first failure stops the sequence, except for
-/// poststop: there every hook runs and the first failure is returned (a warning for the caller).
+/// Run every hook of a runtime-side `phase` in order. The first failure stops the sequence,
+/// except for poststop: there every hook runs and the first failure is returned (a warning for
+/// the caller). Hooks without `env` inherit the runtime's environment.
 pub fn run(hooks: &Option<Hooks>, phase: Phase, state_json: &str) -> Result<()> {
+    run_with(hooks, phase, state_json, None)
+}
+
+/// `run` for the phases that run in the container's init (createContainer, startContainer):
+/// hooks without `env` get `env`, the process's environment.
+pub fn run_in_container(hooks: &Option<Hooks>, phase: Phase, state_json: &str, env: &[String]) -> Result<()> {
+    run_with(hooks, phase, state_json, Some(env))
+}
+
+fn run_with(hooks: &Option<Hooks>, phase: Phase, state_json: &str, default_env: Option<&[String]>) -> Result<()> {
     let mut first = None;
     for (i, h) in phase.of(hooks).iter().enumerate() {
-        if let Err(msg) = run_one(h, state_json) {
+        if let Err(msg) = run_one(h, state_json, default_env) {
             let e = Error::Other(format!("{} hook #{} ({:?}): {msg}", phase.name(), i, h.path()));
             if phase != Phase::Poststop {
                 return Err(e);
@@ -88,7 +105,8 @@ fn output_file() -> std::result::Result<std::fs::File, String> {
     Ok(unsafe { std::fs::File::from_raw_fd(fd) })
 }
 
-fn run_one(h: &Hook, state_json: &str) -> std::result::Result<(), String> {
+/// `default_env`: the environment of a hook without `env` (None: inherit the runtime's).
+fn run_one(h: &Hook, state_json: &str, default_env: Option<&[String]>) -> std::result::Result<(), String> {
     let out = output_file()?;
     let mut cmd = Command::new(h.path());
     if let Some(args) = h.args() {
@@ -96,10 +114,12 @@ fn run_one(h: &Hook, state_json: &str) -> std::result::Result<(), String> {
             cmd.arg0(first).args(rest);
         }
     }
-    cmd.env_clear();
-    for e in h.env().iter().flatten() {
-        if let Some((k, v)) = e.split_once('=') {
-            cmd.env(k, v);
+    if let Some(env) = h.env().as_deref().or(default_env) {
+        cmd.env_clear();
+        for e in env {
+            if let Some((k, v)) = e.split_once('=') {
+                cmd.env(k, v);
+            }
         }
     }
     let err_out = out.try_clone().map_err(|e| e.to_string())?;

@@ -469,3 +469,57 @@ fn delete_force_runs_poststop() {
     t.assert_gone(&id);
     t.finish();
 }
+
+/// A hook without `env` gets the environment runc gives it (issue 17; Go's exec with a nil Env
+/// inherits): the runtime-side phases the runtime's own, the phases in the container's init the
+/// process's (startContainer with HOME filled in). A hook with `env` gets exactly that list.
+#[test]
+fn hooks_without_env_get_runcs_environment() {
+    let Some(t) = setup("hooks_env_inherit") else { return };
+    let mut b = t.bundle();
+    let out = b.out();
+    let host_out = out.to_str().unwrap().to_string();
+    b.set("/process/env", json!(["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "FROM_CONFIG=1"]));
+    // The environ the kernel gave the hook shell (its own pid read through the /proc it has).
+    let hook = |file: String, env: Option<&str>| {
+        let script = format!("read -r me rest < /proc/self/stat; cat /proc/$me/environ > {file}");
+        let mut h = json!({"path": "/bin/sh", "args": ["sh", "-c", script]});
+        if let Some(e) = env {
+            h["env"] = json!([e]);
+        }
+        h
+    };
+    let kinds = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"];
+    let mut hooks = serde_json::Map::new();
+    for kind in kinds {
+        let dir = if kind == "startContainer" { "/out" } else { host_out.as_str() };
+        let list = vec![hook(format!("{dir}/{kind}.environ"), None), hook(format!("{dir}/{kind}-own.environ"), Some("ONLY=this"))];
+        hooks.insert(kind.to_string(), Value::Array(list));
+    }
+    b.set("/hooks", Value::Object(hooks));
+    b.args(&["true"]);
+    b.write();
+    t.rt_with(&["run", "--bundle", b.dir_str(), &b.id], |c| {
+        c.env("HULL_TEST_CALLER", "the shim");
+    })
+    .assert_ok();
+    for kind in kinds {
+        let env = nul_list(&out.join(format!("{kind}.environ")));
+        let has = |v: &str| env.iter().any(|e| e == v);
+        if matches!(kind, "createContainer" | "startContainer") {
+            assert!(has("FROM_CONFIG=1") && has("PATH=/usr/sbin:/usr/bin:/sbin:/bin"), "{kind}: the process's environment: {env:?}");
+            assert!(!has("HULL_TEST_CALLER=the shim"), "{kind}: not the runtime's: {env:?}");
+            assert_eq!(env.iter().any(|e| e.starts_with("HOME=")), kind == "startContainer", "{kind}: HOME only once filled in: {env:?}");
+        } else {
+            assert!(has("HULL_TEST_CALLER=the shim"), "{kind}: the runtime's environment: {env:?}");
+            assert!(!has("FROM_CONFIG=1"), "{kind}: not the process's: {env:?}");
+        }
+        // Less what busybox's shell (the container's /bin/sh) writes into its own environ.
+        let shell_made = |e: &String| {
+            kind == "startContainer" && (["SHLVL=", "PWD=", "OLDPWD="].iter().any(|k| e.starts_with(k)) || e == "PATH=/sbin:/usr/sbin:/bin:/usr/bin")
+        };
+        let own: Vec<String> = nul_list(&out.join(format!("{kind}-own.environ"))).into_iter().filter(|e| !shell_made(e)).collect();
+        assert_eq!(own, ["ONLY=this"], "{kind}: a hook with env gets exactly it");
+    }
+    t.finish();
+}

@@ -165,8 +165,24 @@ impl Cgroup {
         holds_pid(&self.record, pid, None)
     }
 
-    /// The manager of an existing container's cgroup.
+    /// The manager of an existing container's cgroup, for what its files alone do (freeze, list
+    /// processes, statistics, kill). A scope systemd made is used through its directory, as runc
+    /// does: no D-Bus call, which a busy systemd can stall for seconds (issue 13).
     pub fn open(record: &CgroupRecord, id: &str) -> Result<Cgroup> {
+        match (&record.unified, record.systemd) {
+            (Some(dir), true) => {
+                let files = CgroupRecord { path: dir.clone(), systemd: false, unified: None, ..record.clone() };
+                let mut cg = Self::with_setup(files, setup()?, id)?;
+                cg.record = record.clone();
+                Ok(cg)
+            }
+            _ => Self::with_setup(record.clone(), setup()?, id),
+        }
+    }
+
+    /// The manager of an existing container's cgroup through systemd when systemd made it: what
+    /// changes the unit (`update`'s limits, stopping the scope).
+    pub fn open_managed(record: &CgroupRecord, id: &str) -> Result<Cgroup> {
         Self::with_setup(record.clone(), setup()?, id)
     }
 
@@ -487,7 +503,7 @@ pub fn remove(record: &CgroupRecord) -> Result<()> {
 /// directory to go, so delete returns with the cgroup gone.
 fn remove_systemd(record: &CgroupRecord) -> Result<()> {
     kill_all(record);
-    let cg = Cgroup::open(record, "")?;
+    let cg = Cgroup::open_managed(record, "")?;
     cg.manager.remove().map_err(|e| cg.err(format!("stop the systemd scope: {e}")))?;
     // The scope's directory is known once the init was placed in it.
     if record.unified.is_some() {

@@ -115,5 +115,5 @@ pub fn run(g: &Globals, a: UpdateArgs) -> Result<()> {
     if dir.status(&state) == Status::Stopped {
         return Err(Error::WrongState("container not running".into()));
     }
-    Cgroup::open(&state.cgroup, &state.id)?.update(&res)
+    Cgroup::open_managed(&state.cgroup, &state.id)?.update(&res)
 }

@@ -146,7 +146,7 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
         crate::fault::point("before-exec", None)?;
         if has_hooks {
             let json = ctx.state.oci_json("created", nix::unistd::getpid().as_raw()).to_string();
-            hooks::run(ctx.spec.hooks(), Phase::StartContainer, &json)?;
+            hooks::run_in_container(ctx.spec.hooks(), Phase::StartContainer, &json, &prepared.env)?;
         }
         // Closest to execve: only the write below and execve run under this filter.
         prepared.install_late_seccomp()
@@ -288,7 +288,10 @@ fn build_rootfs(
             _ => return Err(Error::Init("runtime went away while running hooks".into())),
         }
         let json = ctx.state.oci_json("creating", nix::unistd::getpid().as_raw()).to_string();
-        hooks::run(ctx.spec.hooks(), Phase::CreateContainer, &json)?;
+        // In the rootfs, as runc runs them.
+        nix::unistd::chdir(ctx.rootfs).ctx(|| format!("chdir to rootfs {:?}", ctx.rootfs))?;
+        let env = process::environment(process, &ctx.extra_env);
+        hooks::run_in_container(ctx.spec.hooks(), Phase::CreateContainer, &json, &env)?;
     }
 
     if ctx.plan.host_mounts {

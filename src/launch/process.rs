@@ -69,12 +69,7 @@ pub fn prepare(process: &Process, seccomp_config: Option<&LinuxSeccomp>, preserv
         nix::sys::prctl::set_no_new_privs().ctx(|| "prctl PR_SET_NO_NEW_PRIVS".into())?;
     }
     let args = process.args().clone().unwrap_or_default();
-    let mut env = process.env().clone().unwrap_or_default();
-    for e in extra_env {
-        let key = e.split('=').next().unwrap_or(e);
-        env.retain(|x| x.split('=').next() != Some(key));
-        env.push(e.clone());
-    }
+    let mut env = environment(process, extra_env);
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", home_of(process.user().uid())));
     }
@@ -84,6 +79,19 @@ pub fn prepare(process: &Process, seccomp_config: Option<&LinuxSeccomp>, preserv
     reset_signals();
     close_fds_from(3 + preserve_fds);
     Ok(Prepared { path, args, env, late_seccomp, listener })
+}
+
+/// `process.env` with `extra_env` (socket activation, NOTIFY_SOCKET) replacing what it names:
+/// the environment of the container's process before HOME is filled in, and what a
+/// createContainer hook without `env` gets.
+pub fn environment(process: &Process, extra_env: &[String]) -> Vec<String> {
+    let mut env = process.env().clone().unwrap_or_default();
+    for e in extra_env {
+        let key = e.split('=').next().unwrap_or(e);
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
+    env
 }
 
 impl Prepared {

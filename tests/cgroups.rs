@@ -616,6 +616,46 @@ fn systemd_driver_places_limits_and_removes_the_scope() {
     t.finish();
 }
 
+/// Only create and update need systemd's D-Bus: pause, resume, ps, events --stats, kill --all
+/// and delete work on the scope's directory (systemd removes an emptied scope itself), so a busy
+/// or unreachable systemd cannot stall them (issue 13). Shown with systemd's sockets covered by
+/// /dev/null in a private mount namespace for those verbs.
+#[test]
+fn systemd_scope_verbs_other_than_create_and_update_need_no_dbus() {
+    let Some(t) = setup("cg_systemd_nodbus") else { return };
+    if !systemd_running() || !cgroup_v2() {
+        eprintln!("SKIP: needs systemd as PID 1 on a cgroup v2 host (the VM lane boots one)");
+        return t.finish();
+    }
+    let id = t.id();
+    let mut b = t.bundle();
+    b.args(&["sleep", "100000"]);
+    b.set("/linux/cgroupsPath", json!(format!("system.slice:hull-test:{id}")));
+    b.write();
+    t.rt(&["--systemd-cgroup", "run", "-d", "--bundle", b.dir_str(), &id]).assert_ok();
+    let dir = Path::new(CG_ROOT).join(format!("system.slice/hull-test-{id}.scope"));
+    assert!(dir.is_dir(), "{dir:?}");
+    let no_dbus = |args: &[&str]| {
+        let script = "for s in /run/systemd/private /run/dbus/system_bus_socket /var/run/dbus/system_bus_socket; do                       [ -S $s ] && mount --bind /dev/null $s; done; exec \"$@\"";
+        let mut c = std::process::Command::new("unshare");
+        c.args(["-m", "--propagation", "private", "sh", "-c", script, "sh"]).arg(t.bin()).args(["--root", STATE_ROOT]).args(args);
+        let out = c.output().unwrap();
+        let show = format!("{args:?}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "without D-Bus: {show}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    no_dbus(&["pause", &id]);
+    assert_eq!(t.status(&id).as_deref(), Some("paused"));
+    no_dbus(&["resume", &id]);
+    assert!(no_dbus(&["ps", &id]).contains("PID"));
+    assert!(no_dbus(&["events", "--stats", &id]).contains("\"type\":\"stats\""));
+    no_dbus(&["kill", "--all", &id, "KILL"]);
+    no_dbus(&["delete", "--force", &id]);
+    t.assert_gone(&id);
+    wait_for("systemd to remove the emptied scope", || (!dir.exists()).then_some(()));
+    t.finish();
+}
+
 /// The rest of the resources, each where this kernel has it: swappiness and disableOOMKiller
 /// (v1), cpu burst and idle, block I/O throttling (on /dev/loop0, 7:0), hugetlb.
 #[test]

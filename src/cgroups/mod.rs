@@ -99,7 +99,7 @@ impl Cgroup {
         }
         // Deepest first, the order of removal.
         created_dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-        let record = CgroupRecord { path, created: !created_dirs.is_empty(), created_dirs, systemd: false, unified: None };
+        let record = CgroupRecord { path, created: !created_dirs.is_empty(), created_dirs, systemd: false, unified: None, none: false };
         Self::with_setup(record, setup, id)
     }
 
@@ -113,7 +113,7 @@ impl Cgroup {
         if !matches!(setup, CgroupSetup::Unified) {
             return refuse("hull's systemd driver needs a pure cgroup v2 host; this one has v1 controllers");
         }
-        let record = CgroupRecord { path: path.clone(), created: true, created_dirs: vec![], systemd: true, unified: None };
+        let record = CgroupRecord { path: path.clone(), created: true, created_dirs: vec![], systemd: true, unified: None, none: false };
         Self::with_setup(record, setup, id)
     }
 
@@ -169,6 +169,9 @@ impl Cgroup {
     /// processes, statistics, kill). A scope systemd made is used through its directory, as runc
     /// does: no D-Bus call, which a busy systemd can stall for seconds (issue 13).
     pub fn open(record: &CgroupRecord, id: &str) -> Result<Cgroup> {
+        if record.none {
+            return Err(Error::Cgroup { path: record.path.clone(), msg: NO_CGROUP.into() });
+        }
         match (&record.unified, record.systemd) {
             (Some(dir), true) => {
                 let files = CgroupRecord { path: dir.clone(), systemd: false, unified: None, ..record.clone() };
@@ -499,23 +502,80 @@ pub fn remove(record: &CgroupRecord) -> Result<()> {
     Ok(())
 }
 
-/// Stop the container's scope unit; systemd then removes its cgroup. Waits (briefly) for the
-/// directory to go, so delete returns with the cgroup gone.
+/// Remove the container's scope. systemd stops a scope whose processes are all gone and removes
+/// its cgroup by itself, so after killing them this only waits for that; a StopUnit over D-Bus
+/// (which a busy systemd can stall for a minute: issue 13) is sent only when the scope is still
+/// there after a while. Returns with the cgroup gone when systemd removed it.
 fn remove_systemd(record: &CgroupRecord) -> Result<()> {
-    kill_all(record);
-    let cg = Cgroup::open_managed(record, "")?;
-    cg.manager.remove().map_err(|e| cg.err(format!("stop the systemd scope: {e}")))?;
     // The scope's directory is known once the init was placed in it.
-    if record.unified.is_some() {
-        let dir = Path::new(CGROUP_ROOT).join(record.rel());
-        for _ in 0..100 {
-            if !dir.exists() {
-                break;
+    let dir = record.unified.as_ref().map(|_| Path::new(CGROUP_ROOT).join(record.rel()));
+    if let Some(d) = &dir {
+        if !kill_all(record) {
+            for pid in fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default().lines().filter_map(|l| l.trim().parse().ok()) {
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             }
-            std::thread::sleep(Duration::from_millis(10));
+        }
+        if wait_gone(d, Duration::from_secs(3)) {
+            return Ok(());
         }
     }
-    Ok(())
+    let stopped = Cgroup::open_managed(record, "").and_then(|cg| cg.manager.remove().map_err(|e| cg.err(format!("stop the systemd scope: {e}"))));
+    match &dir {
+        // Gone while the stop was under way: systemd got there anyway.
+        Some(d) if wait_gone(d, Duration::from_secs(1)) => Ok(()),
+        _ => stopped,
+    }
+}
+
+/// Wait up to `limit` for `dir` to disappear; true when it did.
+fn wait_gone(dir: &Path, limit: Duration) -> bool {
+    let end = std::time::Instant::now() + limit;
+    while dir.exists() {
+        if std::time::Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
+/// What verbs that need a cgroup say of a container that has none.
+pub const NO_CGROUP: &str = "the container has no cgroup: it was created rootless where no cgroup hierarchy was writable by its user";
+
+/// Rootless: whether this user may make the container's cgroup at `path` (cgroupfs driver): in
+/// every hierarchy, the deepest directory that exists on the way is writable (a subtree
+/// delegated to the user, as systemd delegates on v2). The systemd driver asks the user's own
+/// systemd instead, which this host may not have.
+pub fn rootless_writable(path: &Path, systemd: bool) -> bool {
+    if systemd {
+        return true;
+    }
+    let Ok(setup) = setup() else { return false };
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let roots: Vec<PathBuf> = match setup {
+        CgroupSetup::Unified => vec![PathBuf::from(CGROUP_ROOT)],
+        _ => hierarchy_roots(&setup).into_iter().filter(|r| r.join("cgroup.procs").exists()).collect(),
+    };
+    !roots.is_empty()
+        && roots.iter().all(|root| {
+            let mut dir = root.join(rel);
+            while !dir.exists() && dir != *root {
+                dir.pop();
+            }
+            nix::unistd::access(&dir, nix::unistd::AccessFlags::W_OK).is_ok()
+        })
+}
+
+/// The first resource limit `resources` asks for, as its config path (device rules are not
+/// limits: without a cgroup the user namespace already keeps devices out of reach).
+pub fn limits_asked(resources: Option<&LinuxResources>) -> Option<String> {
+    let r = resources?;
+    let v = serde_json::to_value(r).ok()?;
+    let obj = v.as_object()?;
+    obj.iter()
+        .filter(|(k, _)| k.as_str() != "devices")
+        .find(|(_, v)| !(v.is_null() || v.as_object().is_some_and(|o| o.values().all(|x| x.is_null())) || v.as_array().is_some_and(|a| a.is_empty())))
+        .map(|(k, _)| format!("linux.resources.{k}"))
 }
 
 /// Every mounted hierarchy root (v1 controllers, unified).

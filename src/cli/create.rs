@@ -44,6 +44,7 @@ impl CreateArgs {
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
             systemd_cgroup: g.systemd_cgroup,
+            rootless: g.rootless,
             console_socket: self.console_socket.as_deref(),
             console_fd: None,
         }

@@ -97,6 +97,9 @@ pub enum Cmd {
 pub struct Globals {
     pub root: PathBuf,
     pub systemd_cgroup: bool,
+    /// Rootless mode (`--rootless`, auto: not root, or root of a user namespace that does not
+    /// map the host's root).
+    pub rootless: bool,
 }
 
 pub fn main() -> i32 {
@@ -137,13 +140,16 @@ pub fn main() -> i32 {
         return if matches!(cmd, Cmd::Exec(_)) { 255 } else { 1 };
     }
     let failed = if matches!(cmd, Cmd::Exec(_)) { 255 } else { 1 };
-    let root = match (cli.root, rootless_mode(cli.rootless.as_deref())) {
-        (_, Err(e)) => {
+    let rootless = match rootless_mode(cli.rootless.as_deref()) {
+        Ok(r) => r,
+        Err(e) => {
             log::error(e.to_string());
             return failed;
         }
-        (Some(r), Ok(_)) => r,
-        (None, Ok(rootless)) => match default_root(rootless) {
+    };
+    let root = match cli.root {
+        Some(r) => r,
+        None => match default_root(rootless) {
             Ok(r) => r,
             // spec, features and check keep no state.
             Err(_) if matches!(cmd, Cmd::Spec(_) | Cmd::Features | Cmd::Check(_)) => PathBuf::from(DEFAULT_ROOT),
@@ -153,7 +159,7 @@ pub fn main() -> i32 {
             }
         },
     };
-    let g = Globals { root, systemd_cgroup: cli.systemd_cgroup };
+    let g = Globals { root, systemd_cgroup: cli.systemd_cgroup, rootless };
     let res: Result<i32> = match cmd {
         Cmd::Create(a) => create::run(&g, a).map(|()| 0),
         Cmd::Start(a) => start::run(&g, a).map(|()| 0),

@@ -22,10 +22,30 @@ pub struct PsArgs {
     pub ps_args: Vec<String>,
 }
 
+/// A container without a cgroup (rootless): the processes of its own pid namespace.
+fn pid_namespace_members(state: &State) -> Result<Vec<i32>> {
+    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let theirs = ns(&state.pid.to_string()).ok_or_else(|| Error::WrongState("container not running".into()))?;
+    if Some(&theirs) == ns("self").as_ref() {
+        return Err(Error::Other(format!("{}: no cgroup and no pid namespace of its own: its processes cannot be told from the host's", crate::cgroups::NO_CGROUP)));
+    }
+    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+        .map_err(|e| Error::io("read", "/proc", e))?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| ns(&p.to_string()).as_ref() == Some(&theirs))
+        .collect();
+    pids.sort_unstable();
+    Ok(pids)
+}
+
 pub fn run(g: &Globals, a: PsArgs) -> Result<()> {
     validate_id(&a.id)?;
     let state = State::load(&g.root.join(&a.id))?;
-    let pids = Cgroup::open(&state.cgroup, &state.id)?.pids()?;
+    let pids = match state.cgroup.none {
+        true => pid_namespace_members(&state)?,
+        false => Cgroup::open(&state.cgroup, &state.id)?.pids()?,
+    };
     match a.format.as_str() {
         "json" => {
             println!("{}", serde_json::to_string(&pids).unwrap_or_else(|_| "[]".into()));

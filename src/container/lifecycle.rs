@@ -15,7 +15,9 @@ use crate::hooks::{self, Phase};
 /// Send `sig` to the init, or with `all` to every process of the container's cgroup.
 pub fn signal(dir: &ContainerDir, state: &State, sig: Signal, all: bool) -> Result<()> {
     let status = dir.status(state);
-    if all {
+    // Without a cgroup (rootless) there is no list of the container's processes: the init is
+    // signalled, which for SIGKILL ends its pid namespace.
+    if all && !state.cgroup.none {
         let cg = Cgroup::open(&state.cgroup, &state.id)?;
         // SIGKILL through cgroup.kill where the kernel has it: one write, no race with forks.
         if sig != Signal::SIGKILL || !crate::cgroups::kill_all(&state.cgroup) {

@@ -61,6 +61,9 @@ pub struct CgroupRecord {
     pub created_dirs: Vec<PathBuf>,
     #[serde(default)]
     pub systemd: bool,
+    /// No cgroup at all: a rootless container where this user could make none.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub none: bool,
     /// The cgroup's path in the v2 hierarchy when `path` is not one: the scope systemd made for
     /// a `slice:prefix:name` path.
     #[serde(default, skip_serializing_if = "Option::is_none")]

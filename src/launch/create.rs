@@ -29,6 +29,9 @@ pub struct CreateOpts<'a> {
     pub no_new_keyring: bool,
     pub preserve_fds: u32,
     pub systemd_cgroup: bool,
+    /// Rootless: without a cgroup hierarchy this user may write, the container runs without a
+    /// cgroup when its config asks for no limits (as runc).
+    pub rootless: bool,
     pub console_socket: Option<&'a Path>,
     /// `run` in the foreground: a connected socket that receives the pty master in place of a
     /// console socket path, so `run` can relay the caller's terminal.
@@ -107,6 +110,17 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     let fifo_fd = crate::linux::open_fd(&fifo, OFlag::O_PATH).ctx(|| format!("open {fifo:?}"))?;
 
     let cg_path = cgroups::resolve_path(linux.cgroups_path().as_deref(), opts.id, opts.systemd_cgroup)?;
+    // Rootless without a cgroup this user may make: none at all, if the config asks for no limit.
+    let no_cgroup = opts.rootless && !cgroups::rootless_writable(&cg_path, opts.systemd_cgroup);
+    if no_cgroup {
+        if let Some(field) = cgroups::limits_asked(linux.resources().as_ref()) {
+            return Err(Error::config(
+                field,
+                format!("rootless: no cgroup hierarchy here is writable by uid {} (cgroup v1, or v2 without a delegated subtree), so this limit cannot be applied; remove it or run as root", nix::unistd::geteuid()),
+            ));
+        }
+        crate::log::debug(format!("create: rootless without a writable cgroup for {cg_path:?}: the container gets none"));
+    }
     let plan = NsPlan::from_config(linux);
     let listen_fds = socket_activation_fds();
     let notify_socket = std::env::var_os("NOTIFY_SOCKET").filter(|s| !s.is_empty()).map(PathBuf::from);
@@ -129,7 +143,11 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         extra_env.push(format!("NOTIFY_SOCKET={}", crate::container::NOTIFY_SOCKET_IN_CONTAINER));
     }
     // Pure v2: the cgroup exists before the init, which is cloned straight into it.
-    let cgroup_fd = match Cgroup::prepare_for_clone(cg_path.clone(), opts.id, opts.systemd_cgroup)? {
+    let prepared = match no_cgroup {
+        true => None,
+        false => Cgroup::prepare_for_clone(cg_path.clone(), opts.id, opts.systemd_cgroup)?,
+    };
+    let cgroup_fd = match prepared {
         Some((cg, fd)) => {
             undo.cgroup = Some(cg);
             Some(fd)
@@ -185,7 +203,18 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         placed: Default::default(),
         state: &state,
     };
-    let pid = spawn_init(&ctx, &parent_ch)?;
+    // An unprivileged runtime (rootless) writes the init's id maps, itself or through newuidmap,
+    // and /proc/PID of a non-dumpable process belongs to root: the init is born dumpable. It runs
+    // hull's sealed image, which cannot be written through /proc/PID/exe either way.
+    let born_dumpable = plan.new_user && !nix::unistd::geteuid().is_root();
+    if born_dumpable {
+        nix::sys::prctl::set_dumpable(true).ctx(|| "prctl PR_SET_DUMPABLE".into())?;
+    }
+    let spawned = spawn_init(&ctx, &parent_ch);
+    if born_dumpable {
+        nix::sys::prctl::set_dumpable(false).ctx(|| "prctl PR_SET_DUMPABLE".into())?;
+    }
+    let pid = spawned?;
     drop(cgroup_fd);
     crate::log::debug(format!("create: init cloned, pid {pid}"));
     undo.init_pid = Some(pid);
@@ -203,7 +232,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     drop(child_ch);
     let setup = (|| {
         if plan.new_user {
-            idmap::write_id_maps(pid, linux.uid_mappings().as_deref().unwrap_or(&[]), linux.gid_mappings().as_deref().unwrap_or(&[]))?;
+            crate::linux::userns_map::write(pid, linux.uid_mappings().as_deref().unwrap_or(&[]), linux.gid_mappings().as_deref().unwrap_or(&[]))?;
         }
         send_idmapped_mounts(spec, &bundle.dir, pid, &plan, &parent_ch)?;
         if let Some(devices) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) {
@@ -214,7 +243,10 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         // grace period) is the slowest part of create. The init waits for `Placed` before it
         // needs the cgroup.
         parent_ch.send(&Msg::Go)?;
-        place_in_cgroup(pid, cg_path, opts.id, opts.systemd_cgroup, spec, undo)?;
+        match no_cgroup {
+            true => set_oom_score_adj(pid, spec)?,
+            false => place_in_cgroup(pid, cg_path.clone(), opts.id, opts.systemd_cgroup, spec, undo)?,
+        }
         crate::log::debug("create: init placed in its cgroup");
         if !saved_at_clone {
             save_creating(dir, &mut state, pid, undo.cgroup.as_ref())?;
@@ -252,9 +284,10 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
             _ => e,
         });
     }
-    let cgroup = undo.cgroup.as_ref().expect("placed by setup");
-
-    state.cgroup = cgroup.record.clone();
+    state.cgroup = match undo.cgroup.as_ref() {
+        Some(cg) => cg.record.clone(),
+        None => crate::container::CgroupRecord { path: cg_path, none: true, ..Default::default() },
+    };
     state.creating = false;
     crate::fault::point("before-save", None)?;
     dir.save(&state)?;
@@ -316,11 +349,21 @@ fn place_in_cgroup(pid: i32, path: PathBuf, id: &str, systemd: bool, spec: &oci_
         }
     };
     cgroup.apply(linux.resources().as_ref())?;
-    if let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
-        let p = format!("/proc/{pid}/oom_score_adj");
-        std::fs::write(&p, adj.to_string()).ctx(|| format!("set oom_score_adj {adj}"))?;
-    }
-    Ok(())
+    set_oom_score_adj(pid, spec)
+}
+
+/// `process.oomScoreAdj`, written for the init. Lowering it needs CAP_SYS_RESOURCE: rootless,
+/// a value below the caller's fails, naming that.
+fn set_oom_score_adj(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<()> {
+    let Some(adj) = spec.process().as_ref().and_then(|p| p.oom_score_adj()) else { return Ok(()) };
+    let p = format!("/proc/{pid}/oom_score_adj");
+    std::fs::write(&p, adj.to_string()).map_err(|e| match e.raw_os_error() {
+        Some(libc::EACCES) | Some(libc::EPERM) => Error::config(
+            "process.oomScoreAdj",
+            format!("{adj} is below this process's oom_score_adj, and lowering it needs CAP_SYS_RESOURCE, which this (rootless) runtime lacks"),
+        ),
+        _ => Error::io("set oom_score_adj in", &p, e),
+    })
 }
 
 fn absolute(p: &Path) -> PathBuf {

@@ -129,7 +129,9 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
     };
     drop(cgroup_fd);
     let started = (|| {
-        if crate::cgroups::holds_pid(&state.cgroup, pid, opts.cgroup) {
+        if state.cgroup.none {
+            crate::log::debug("exec: the container has no cgroup (rootless)");
+        } else if crate::cgroups::holds_pid(&state.cgroup, pid, opts.cgroup) {
             crate::log::debug("exec: process was cloned into its cgroup");
         } else {
             crate::cgroups::join(&state.cgroup, pid, opts.cgroup)?;

@@ -132,19 +132,6 @@ fn open_tree(path: &Path, recursive: bool) -> std::result::Result<OwnedFd, Errno
 }
 
 /// The uid_map/gid_map text of `maps`.
-fn map_text(maps: &[LinuxIdMapping]) -> String {
-    maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect()
-}
-
-/// Write uid_map and gid_map of the user namespace of `pid`.
-pub fn write_id_maps(pid: i32, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<()> {
-    for (file, maps) in [("uid_map", uid), ("gid_map", gid)] {
-        let p = format!("/proc/{pid}/{file}");
-        std::fs::write(&p, map_text(maps).as_bytes()).ctx(|| format!("write {p}"))?;
-    }
-    Ok(())
-}
-
 /// A new user namespace with these mappings, as an fd of it.
 fn userns_with_maps(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<OwnedFd> {
     let pid = super::clone::fork_with_flags(libc::CLONE_NEWUSER as u64, None).ctx(|| "clone a process in a new user namespace for the mapping".into())?;
@@ -155,7 +142,7 @@ fn userns_with_maps(uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<Ow
             nix::unistd::pause();
         }
     }
-    let res = write_id_maps(pid, uid, gid).and_then(|()| {
+    let res = super::userns_map::write(pid, uid, gid).and_then(|()| {
         let p = format!("/proc/{pid}/ns/user");
         crate::linux::open_fd(p.as_str(), nix::fcntl::OFlag::O_RDONLY).ctx(|| format!("open {p}"))
     });

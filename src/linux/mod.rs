@@ -22,6 +22,7 @@ pub mod scheduling;
 pub mod seal;
 pub mod seccomp;
 pub mod user;
+pub mod userns_map;
 
 use std::os::fd::{FromRawFd, OwnedFd};
 

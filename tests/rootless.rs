@@ -1,0 +1,170 @@
+//! Rootless mode (issue 14), as an unprivileged user runs hull: a test user made here (with
+//! /etc/subuid and /etc/subgid ranges, removed at the end) writes `hull spec --rootless`, runs,
+//! execs into and deletes containers from its own shell, with a rootfs it owns and its state
+//! under $XDG_RUNTIME_DIR/hull. Single and multi-range mappings (newuidmap), a range
+//! /etc/subuid does not give (clear error), and a limit no writable cgroup can hold (clear error).
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+use std::process::Command;
+
+const USER: &str = "hullrootless";
+
+/// The test user, made by `ensure` when missing and then removed (with its home) on drop.
+struct RootlessUser {
+    uid: u32,
+    gid: u32,
+    home: PathBuf,
+    runtime_dir: PathBuf,
+    made: bool,
+}
+
+fn id_of(flag: &str) -> Option<u32> {
+    let out = Command::new("id").args([flag, USER]).output().ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok().filter(|_| out.status.success())
+}
+
+impl RootlessUser {
+    fn ensure() -> RootlessUser {
+        let made = id_of("-u").is_none();
+        if made {
+            // Debian's useradd gives the new user a 65536-id range in /etc/subuid and /etc/subgid.
+            let st = Command::new("useradd").args(["-m", "-s", "/bin/sh", USER]).status().expect("run useradd");
+            assert!(st.success(), "useradd {USER}");
+        }
+        let (uid, gid) = (id_of("-u").unwrap(), id_of("-g").unwrap());
+        let home = PathBuf::from(format!("/home/{USER}"));
+        let runtime_dir = PathBuf::from(format!("/run/user/{uid}"));
+        std::fs::create_dir_all(&runtime_dir).unwrap();
+        let st = Command::new("chown").arg(format!("{uid}:{gid}")).arg(&runtime_dir).status().unwrap();
+        assert!(st.success());
+        std::fs::set_permissions(&runtime_dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        for f in ["/etc/subuid", "/etc/subgid"] {
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            assert!(text.lines().any(|l| l.starts_with(&format!("{USER}:"))), "{f} has no range for {USER}:\n{text}");
+        }
+        RootlessUser { uid, gid, home, runtime_dir, made }
+    }
+
+    /// The first subordinate id /etc/subuid gives the user.
+    fn sub_start(&self, file: &str) -> u32 {
+        let text = std::fs::read_to_string(file).unwrap();
+        let line = text.lines().find(|l| l.starts_with(&format!("{USER}:"))).unwrap();
+        line.split(':').nth(1).unwrap().parse().unwrap()
+    }
+
+    /// Run `script` with sh as the user, in its home, with a login's environment and `$HULL`
+    /// naming the runtime under test. Returns (success, stdout, stderr).
+    fn sh(&self, hull: &std::path::Path, script: &str) -> (bool, String, String) {
+        let out = Command::new("setpriv")
+            .args(["--reuid", &self.uid.to_string(), "--regid", &self.gid.to_string(), "--init-groups", "env", "-i"])
+            .arg(format!("HOME={}", self.home.display()))
+            .arg(format!("USER={USER}"))
+            .arg(format!("XDG_RUNTIME_DIR={}", self.runtime_dir.display()))
+            .arg("PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .arg(format!("HULL={}", hull.display()))
+            .args(["sh", "-c", &format!("cd \"$HOME\" && {script}")])
+            .output()
+            .expect("run setpriv");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+impl Drop for RootlessUser {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.runtime_dir.join("hull"));
+        if self.made {
+            let _ = Command::new("userdel").args(["-r", USER]).output();
+            let _ = std::fs::remove_dir_all(&self.runtime_dir);
+        }
+    }
+}
+
+/// A bundle in the user's home: `hull spec --rootless` with `args`, and a copy of the test rootfs
+/// the user owns.
+fn user_bundle(u: &RootlessUser, hull: &std::path::Path, name: &str, args: &str, edit: &str) {
+    let script = format!(
+        "rm -rf {name} && mkdir {name} && cd {name} && cp -a {rootfs} rootfs && \"$HULL\" spec --rootless && \
+         python3 -c 'import json; c=json.load(open(\"config.json\")); c[\"process\"][\"terminal\"]=False; c[\"process\"][\"args\"]={args}; {edit}; json.dump(c, open(\"config.json\", \"w\"))'",
+        rootfs = rootfs().display()
+    );
+    let (ok, out, err) = u.sh(hull, &script);
+    assert!(ok, "make bundle {name}: {out}\n{err}");
+}
+
+/// The msg of a runc-shaped error line, or the text as it is.
+fn said(stderr: &str) -> String {
+    stderr.lines().map(|l| log_line_msg(l).unwrap_or_else(|| l.to_string())).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn an_unprivileged_user_runs_execs_and_deletes_containers() {
+    let Some(t) = setup("rootless") else { return };
+    // The user must be able to reach the binary: a private copy in the scratch dir (0755 path).
+    let hull = t.bin();
+    let u = RootlessUser::ensure();
+    let (uid, gid) = (u.uid, u.gid);
+
+    // 1. The template `hull spec --rootless` writes runs as it is: root in the container is the
+    //    user, the state is under $XDG_RUNTIME_DIR/hull.
+    user_bundle(&u, &hull, "b1", r#"["sh","-c","id -u; cat /proc/self/uid_map; cat /proc/self/gid_map"]"#, "pass");
+    let (ok, out, err) = u.sh(&hull, "cd b1 && \"$HULL\" run rl1");
+    assert!(ok, "hull run as {USER}: {out}\n{}", said(&err));
+    let lines: Vec<String> = out.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    assert_eq!(lines, ["0".to_string(), format!("0 {uid} 1"), format!("0 {gid} 1")], "{out}");
+
+    // 2. run -d, exec, ps, kill, delete; the state dir is the user's.
+    user_bundle(&u, &hull, "b2", r#"["sleep","100"]"#, "pass");
+    let (ok, out, err) = u.sh(
+        &hull,
+        "cd b2 && \"$HULL\" run -d rl2 && ls -d \"$XDG_RUNTIME_DIR/hull/rl2\" && \"$HULL\" exec rl2 sh -c 'echo exec-as-$(id -u)' && \
+         \"$HULL\" ps --format json rl2 && \"$HULL\" kill rl2 KILL && \"$HULL\" delete --force rl2 && echo deleted",
+    );
+    assert!(ok, "{out}\n{}", said(&err));
+    assert!(out.contains(&format!("{}/hull/rl2", u.runtime_dir.display())), "{out}");
+    assert!(out.contains("exec-as-0"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with('[') && l.len() > 2), "ps lists the init: {out}");
+    assert!(out.contains("deleted"), "{out}");
+    let (ok, out, _) = u.sh(&hull, "\"$HULL\" list -q");
+    assert!(ok && out.trim().is_empty(), "nothing left: {out}");
+
+    // 3. A multi-range mapping goes through newuidmap/newgidmap, within /etc/subuid and /etc/subgid.
+    let (su, sg) = (u.sub_start("/etc/subuid"), u.sub_start("/etc/subgid"));
+    let maps = format!(
+        "c[\"linux\"][\"uidMappings\"]=[{{\"containerID\":0,\"hostID\":{uid},\"size\":1}},{{\"containerID\":1,\"hostID\":{su},\"size\":1000}}]; \
+         c[\"linux\"][\"gidMappings\"]=[{{\"containerID\":0,\"hostID\":{gid},\"size\":1}},{{\"containerID\":1,\"hostID\":{sg},\"size\":1000}}]"
+    );
+    user_bundle(&u, &hull, "b3", r#"["sh","-c","cat /proc/self/uid_map /proc/self/gid_map"]"#, &maps);
+    let (ok, out, err) = u.sh(&hull, "cd b3 && \"$HULL\" run rl3");
+    assert!(ok, "{out}\n{}", said(&err));
+    let lines: Vec<String> = out.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    assert_eq!(
+        lines,
+        [format!("0 {uid} 1"), format!("1 {su} 1000"), format!("0 {gid} 1"), format!("1 {sg} 1000")],
+        "{out}"
+    );
+
+    // 4. A range /etc/subuid does not give: the error names the file, the range and what it gives.
+    let bad = format!(
+        "c[\"linux\"][\"uidMappings\"]=[{{\"containerID\":0,\"hostID\":{uid},\"size\":1}},{{\"containerID\":1,\"hostID\":{},\"size\":10}}]",
+        su + 70000
+    );
+    user_bundle(&u, &hull, "b4", r#"["true"]"#, &bad);
+    let (ok, out, err) = u.sh(&hull, "cd b4 && \"$HULL\" run rl4");
+    let msg = said(&err);
+    assert!(!ok, "{out}");
+    assert!(msg.contains("/etc/subuid") && msg.contains(&format!("1:{}:10", su + 70000)) && msg.contains(&format!("{su}+")), "{msg}");
+    let (_, out, _) = u.sh(&hull, "\"$HULL\" list -q");
+    assert!(out.trim().is_empty(), "a failed create leaves nothing: {out}");
+
+    // 5. A limit where no cgroup is writable by the user (cgroup v1): refused by name.
+    if !cgroup_v2() {
+        user_bundle(&u, &hull, "b5", r#"["true"]"#, "c[\"linux\"][\"resources\"]={\"memory\":{\"limit\":67108864}}");
+        let (ok, _, err) = u.sh(&hull, "cd b5 && \"$HULL\" run rl5");
+        let msg = said(&err);
+        assert!(!ok && msg.contains("linux.resources.memory") && msg.contains("rootless"), "{msg}");
+    }
+    drop(u);
+    t.finish();
+}

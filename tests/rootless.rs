@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -81,16 +82,19 @@ impl Drop for RootlessUser {
     }
 }
 
-/// A bundle in the user's home: `hull spec --rootless` with `args`, and a copy of the test rootfs
-/// the user owns.
-fn user_bundle(u: &RootlessUser, hull: &std::path::Path, name: &str, args: &str, edit: &str) {
-    let script = format!(
-        "rm -rf {name} && mkdir {name} && cd {name} && cp -a {rootfs} rootfs && \"$HULL\" spec --rootless && \
-         python3 -c 'import json; c=json.load(open(\"config.json\")); c[\"process\"][\"terminal\"]=False; c[\"process\"][\"args\"]={args}; {edit}; json.dump(c, open(\"config.json\", \"w\"))'",
-        rootfs = rootfs().display()
-    );
+/// A bundle in the user's home: `hull spec --rootless` written by the user, with a copy of the
+/// test rootfs it owns; then `process.args` and `edit` applied to the config.
+fn user_bundle(u: &RootlessUser, hull: &std::path::Path, name: &str, args: &[&str], edit: impl FnOnce(&mut Value)) {
+    let script = format!("rm -rf {name} && mkdir {name} && cd {name} && cp -a {} rootfs && \"$HULL\" spec --rootless", rootfs().display());
     let (ok, out, err) = u.sh(hull, &script);
     assert!(ok, "make bundle {name}: {out}\n{err}");
+    let path = u.home.join(name).join("config.json");
+    let mut c: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    c["process"]["terminal"] = json!(false);
+    c["process"]["args"] = json!(args);
+    edit(&mut c);
+    // Rewritten in place: the file stays the user's.
+    std::fs::write(&path, serde_json::to_vec_pretty(&c).unwrap()).unwrap();
 }
 
 /// The msg of a runc-shaped error line, or the text as it is.
@@ -108,14 +112,14 @@ fn an_unprivileged_user_runs_execs_and_deletes_containers() {
 
     // 1. The template `hull spec --rootless` writes runs as it is: root in the container is the
     //    user, the state is under $XDG_RUNTIME_DIR/hull.
-    user_bundle(&u, &hull, "b1", r#"["sh","-c","id -u; cat /proc/self/uid_map; cat /proc/self/gid_map"]"#, "pass");
+    user_bundle(&u, &hull, "b1", &["sh", "-c", "id -u; cat /proc/self/uid_map; cat /proc/self/gid_map"], |_| {});
     let (ok, out, err) = u.sh(&hull, "cd b1 && \"$HULL\" run rl1");
     assert!(ok, "hull run as {USER}: {out}\n{}", said(&err));
     let lines: Vec<String> = out.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
     assert_eq!(lines, ["0".to_string(), format!("0 {uid} 1"), format!("0 {gid} 1")], "{out}");
 
     // 2. run -d, exec, ps, kill, delete; the state dir is the user's.
-    user_bundle(&u, &hull, "b2", r#"["sleep","100"]"#, "pass");
+    user_bundle(&u, &hull, "b2", &["sleep", "100"], |_| {});
     let (ok, out, err) = u.sh(
         &hull,
         "cd b2 && \"$HULL\" run -d rl2 && ls -d \"$XDG_RUNTIME_DIR/hull/rl2\" && \"$HULL\" exec rl2 sh -c 'echo exec-as-$(id -u)' && \
@@ -131,11 +135,10 @@ fn an_unprivileged_user_runs_execs_and_deletes_containers() {
 
     // 3. A multi-range mapping goes through newuidmap/newgidmap, within /etc/subuid and /etc/subgid.
     let (su, sg) = (u.sub_start("/etc/subuid"), u.sub_start("/etc/subgid"));
-    let maps = format!(
-        "c[\"linux\"][\"uidMappings\"]=[{{\"containerID\":0,\"hostID\":{uid},\"size\":1}},{{\"containerID\":1,\"hostID\":{su},\"size\":1000}}]; \
-         c[\"linux\"][\"gidMappings\"]=[{{\"containerID\":0,\"hostID\":{gid},\"size\":1}},{{\"containerID\":1,\"hostID\":{sg},\"size\":1000}}]"
-    );
-    user_bundle(&u, &hull, "b3", r#"["sh","-c","cat /proc/self/uid_map /proc/self/gid_map"]"#, &maps);
+    user_bundle(&u, &hull, "b3", &["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map"], |c| {
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}, {"containerID": 1, "hostID": su, "size": 1000}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}, {"containerID": 1, "hostID": sg, "size": 1000}]);
+    });
     let (ok, out, err) = u.sh(&hull, "cd b3 && \"$HULL\" run rl3");
     assert!(ok, "{out}\n{}", said(&err));
     let lines: Vec<String> = out.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
@@ -146,11 +149,9 @@ fn an_unprivileged_user_runs_execs_and_deletes_containers() {
     );
 
     // 4. A range /etc/subuid does not give: the error names the file, the range and what it gives.
-    let bad = format!(
-        "c[\"linux\"][\"uidMappings\"]=[{{\"containerID\":0,\"hostID\":{uid},\"size\":1}},{{\"containerID\":1,\"hostID\":{},\"size\":10}}]",
-        su + 70000
-    );
-    user_bundle(&u, &hull, "b4", r#"["true"]"#, &bad);
+    user_bundle(&u, &hull, "b4", &["true"], |c| {
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}, {"containerID": 1, "hostID": su + 70000, "size": 10}]);
+    });
     let (ok, out, err) = u.sh(&hull, "cd b4 && \"$HULL\" run rl4");
     let msg = said(&err);
     assert!(!ok, "{out}");
@@ -160,7 +161,7 @@ fn an_unprivileged_user_runs_execs_and_deletes_containers() {
 
     // 5. A limit where no cgroup is writable by the user (cgroup v1): refused by name.
     if !cgroup_v2() {
-        user_bundle(&u, &hull, "b5", r#"["true"]"#, "c[\"linux\"][\"resources\"]={\"memory\":{\"limit\":67108864}}");
+        user_bundle(&u, &hull, "b5", &["true"], |c| c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}}));
         let (ok, _, err) = u.sh(&hull, "cd b5 && \"$HULL\" run rl5");
         let msg = said(&err);
         assert!(!ok && msg.contains("linux.resources.memory") && msg.contains("rootless"), "{msg}");

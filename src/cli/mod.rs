@@ -212,14 +212,9 @@ fn rootless_mode(flag: Option<&str>) -> Result<bool> {
     match flag.unwrap_or("auto") {
         "true" => Ok(true),
         "false" => Ok(false),
-        "auto" => Ok(!nix::unistd::geteuid().is_root() || in_user_namespace()),
+        "auto" => Ok(!nix::unistd::geteuid().is_root() || crate::linux::runtime_in_user_namespace()),
         other => Err(usage(format!("--rootless: {other:?}: expected true, false or auto"))),
     }
-}
-
-fn in_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map")
-        .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
 }
 
 /// The state root when `--root` is not given: /run/hull, or $XDG_RUNTIME_DIR/hull when rootless.

@@ -82,7 +82,10 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     let linux = spec.linux().as_ref().ok_or_else(|| Error::config("linux", "missing"))?;
     let process = spec.process().as_ref().ok_or_else(|| Error::config("process", "missing"))?;
 
-    let in_userns = ctx.plan.new_user || ctx.plan.joins_type(oci_spec::runtime::LinuxNamespaceType::User);
+    // In a user namespace: the container's own, or the runtime's (rootless podman's).
+    let in_userns = ctx.plan.new_user
+        || ctx.plan.joins_type(oci_spec::runtime::LinuxNamespaceType::User)
+        || crate::linux::runtime_in_user_namespace();
     if in_userns {
         // Become the namespace's root (when mapped) so the setup below runs with its privileges
         // (the host's root is not mapped in it: files it created would fail with EOVERFLOW).

@@ -57,3 +57,10 @@ pub fn open_fd<P: ?Sized + nix::NixPath>(path: &P, flags: OFlag) -> Result<Owned
     // SAFETY: open just returned this descriptor; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
+
+/// True when this process runs in a user namespace that is not the initial one (its uid_map is
+/// not the identity): as root of rootless podman's namespace, or under `unshare -r`. Its root
+/// cannot make device nodes, and owns only what its namespace maps.
+pub fn runtime_in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+}

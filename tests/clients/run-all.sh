@@ -1,12 +1,12 @@
 #!/bin/bash
 # Run the client lanes one after the other and sum them up. `make test-clients` runs this under
 # `tini -s` (a subreaper that reaps orphaned shims and container inits at once).
-#   HULL_CLIENTS_LANES="containerd docker podman cri"   lanes to run (default: all)
+#   HULL_CLIENTS_LANES="containerd docker podman podman-rootless cri"   lanes to run (default: all)
 #   HULL_CLIENTS_RUNTIME=/usr/sbin/runc                  run the same scenarios against runc
 # Other settings: see lib.sh.
 set -u
 cd "$(dirname "$0")" || exit 1
-LANES=${HULL_CLIENTS_LANES:-containerd docker podman cri}
+LANES=${HULL_CLIENTS_LANES:-containerd docker podman podman-rootless cri}
 
 missing=()
 for b in containerd ctr containerd-shim-runc-v2 dockerd /usr/bin/docker podman conmon script jq tini \

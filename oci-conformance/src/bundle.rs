@@ -199,6 +199,8 @@ pub struct Bundle {
     pub err: PathBuf,
     /// false for configs that are deliberately invalid (skips self-validation)
     pub valid: bool,
+    /// set in rootless runs: `write` transforms the config and hands the bundle to the user
+    pub rootless: Option<std::sync::Arc<crate::rootless::Rootless>>,
 }
 
 impl Bundle {
@@ -235,10 +237,21 @@ impl Bundle {
             .unwrap()
             .push(ns);
     }
+    /// Write config.json.  In a rootless run the written config is
+    /// `Rootless::transform(config)` (`self.config` stays as the case made it)
+    /// and the bundle directory, rootfs included, is given to the user.
     pub fn write(&self) -> Result<(), String> {
-        let text = serde_json::to_string_pretty(&self.config).map_err(|e| e.to_string())?;
+        let cfg = match &self.rootless {
+            Some(r) => r.transform(&self.config),
+            None => self.config.clone(),
+        };
+        let text = serde_json::to_string_pretty(&cfg).map_err(|e| e.to_string())?;
         fs::write(self.dir.join("config.json"), text)
-            .map_err(|e| format!("write config.json: {}", e))
+            .map_err(|e| format!("write config.json: {}", e))?;
+        if let Some(r) = &self.rootless {
+            r.chown_tree(&self.dir);
+        }
+        Ok(())
     }
     pub fn output(&self) -> String {
         fs::read(&self.out)

@@ -5,6 +5,9 @@
 //!                   [--compare-with-runc [RUNC]] [--json FILE]
 //!   oci-conformance compare --runtime NAME=PATH [--runtime NAME=PATH ...]
 //!                   [--output docs/conformance.md] [--gate NAME] [--filter PATTERN]
+//!                   [--with-rootless [--rootless-runtime NAME=PATH ...]]
+//!   (either mode) --rootless [--rootless-user NAME]: the runtime runs as an
+//!                   unprivileged user (see rootless.rs)
 //!   oci-conformance list [--filter PATTERN]
 //!   oci-conformance extract-checker PATH
 //!
@@ -14,6 +17,7 @@
 mod bundle;
 mod cases;
 mod proc;
+mod rootless;
 mod schema;
 mod suite;
 mod syscalls;
@@ -24,6 +28,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use suite::{Group, Outcome, Runtime, Suite, G};
 
@@ -49,14 +54,23 @@ struct Opt {
     json: Option<PathBuf>,
     verbose: bool,
     keep: bool,
+    /// run the runtime as an unprivileged user
+    rootless: bool,
+    rootless_user: String,
+    /// compare: also run every runtime rootless (extra columns)
+    with_rootless: bool,
+    /// compare --with-rootless: the binary to use for NAME in the rootless runs
+    rootless_runtimes: Vec<(String, PathBuf)>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage:\n  oci-conformance --runtime [NAME=]PATH [--filter PATTERN] [--root DIR] [--jobs N] [--compare-with-runc [RUNC]]\n  \
-         oci-conformance compare --runtime NAME=PATH... [--output FILE] [--gate NAME] [--filter PATTERN]\n  \
-         oci-conformance list [--filter PATTERN]\n  oci-conformance extract-checker PATH\n\
-         other options: --workdir DIR --checker PATH --cmd-timeout SECS --group-timeout SECS --json FILE --verbose --keep"
+         oci-conformance compare --runtime NAME=PATH... [--output FILE] [--gate NAME] [--filter PATTERN]\n    \
+         [--with-rootless [--rootless-runtime NAME=PATH...]]\n  \
+         oci-conformance list [--filter PATTERN] [--rootless]\n  oci-conformance extract-checker PATH\n\
+         other options: --rootless [--rootless-user NAME] --workdir DIR --checker PATH --cmd-timeout SECS \
+         --group-timeout SECS --json FILE --verbose --keep"
     );
     std::process::exit(2)
 }
@@ -113,12 +127,16 @@ fn main() {
         json: None,
         verbose: false,
         keep: false,
+        rootless: false,
+        rootless_user: rootless::DEFAULT_USER.to_string(),
+        with_rootless: false,
+        rootless_runtimes: vec![],
     };
     let mut positional = Vec::new();
     while i < args.len() {
         let a = args[i].clone();
         let (flag, inline) = match a.split_once('=') {
-            Some((f, v)) if f.starts_with("--") && f != "--runtime" => {
+            Some((f, v)) if f.starts_with("--") && f != "--runtime" && f != "--rootless-runtime" => {
                 (f.to_string(), Some(v.to_string()))
             }
             _ => (a.clone(), None),
@@ -149,6 +167,13 @@ fn main() {
             "--json" => o.json = Some(PathBuf::from(val())),
             "--verbose" | "-v" => o.verbose = true,
             "--keep" => o.keep = true,
+            "--rootless" => o.rootless = true,
+            "--rootless-user" => o.rootless_user = val(),
+            "--with-rootless" => o.with_rootless = true,
+            "--rootless-runtime" => {
+                let v = val();
+                o.rootless_runtimes.push(parse_runtime(&v))
+            }
             "--compare-with-runc" => {
                 let next = args.get(i + 1).cloned();
                 let p = match (&inline, next) {
@@ -176,11 +201,17 @@ fn main() {
             let groups = cases::all();
             let mut n = 0;
             for g in &groups {
+                let sk = rootless::skips_for(g.name, &g.cases);
                 for c in &g.cases {
                     let name = c.name();
                     if selected(&o.filter, &name) {
                         n += 1;
-                        println!("{} - {}", n, name);
+                        match sk.iter().find(|(k, _)| *k == c.key) {
+                            Some((_, why)) if o.rootless => {
+                                println!("{} - {} # SKIP rootless: {}", n, name, why)
+                            }
+                            _ => println!("{} - {}", n, name),
+                        }
                     }
                 }
             }
@@ -252,7 +283,14 @@ fn checker_bytes(o: &Opt) -> Result<Vec<u8>, String> {
 type Results = Vec<(String, Outcome)>;
 
 /// Run the whole (filtered) suite against one runtime.  `tap`: print TAP lines.
-fn run_runtime(o: &Opt, name: &str, path: &Path, tap: bool) -> Result<Results, String> {
+/// `rl`: run it rootless, as that user.
+fn run_runtime(
+    o: &Opt,
+    name: &str,
+    path: &Path,
+    tap: bool,
+    rl: Option<Arc<rootless::Rootless>>,
+) -> Result<Results, String> {
     let md = fs::metadata(path).map_err(|e| format!("runtime {}: {}", path.display(), e))?;
     if !md.is_file() || std::os::unix::fs::PermissionsExt::mode(&md.permissions()) & 0o111 == 0 {
         return Err(format!(
@@ -261,20 +299,33 @@ fn run_runtime(o: &Opt, name: &str, path: &Path, tap: bool) -> Result<Results, S
         ));
     }
     let checker = checker_bytes(o)?;
+    let tag = if rl.is_some() {
+        format!("{}-rootless", name)
+    } else {
+        name.to_string()
+    };
     let root = o
         .root
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("/run/hull-conformance-{}", name)));
+        .unwrap_or_else(|| PathBuf::from(format!("/run/hull-conformance-{}", tag)));
     let root_existed = root.exists();
-    fs::create_dir_all(&root).map_err(|e| format!("--root {}: {}", root.display(), e))?;
+    match &rl {
+        // the state root must be the user's
+        Some(r) => r.own_dir(&root).map_err(|e| format!("--root {}", e))?,
+        None => fs::create_dir_all(&root).map_err(|e| format!("--root {}: {}", root.display(), e))?,
+    }
     let work = o
         .workdir
         .clone()
         .unwrap_or_else(|| PathBuf::from("/tmp"))
-        .join(format!("hull-conformance-{}-{}", name, std::process::id()));
+        .join(format!("hull-conformance-{}-{}", tag, std::process::id()));
     fs::create_dir_all(&work).map_err(|e| format!("workdir {}: {}", work.display(), e))?;
     let base = work.join("base-rootfs");
     bundle::build_base_rootfs(&base, &checker)?;
+    if let Some(r) = &rl {
+        // bundles hard-link the base files: give them to the user once, here
+        r.chown_tree(&base);
+    }
     let rt = Runtime {
         name: name.to_string(),
         path: path.to_path_buf(),
@@ -282,6 +333,11 @@ fn run_runtime(o: &Opt, name: &str, path: &Path, tap: bool) -> Result<Results, S
     };
     let mut suite = Suite::new(rt, work.clone(), base, o.cmd_timeout, o.group_timeout);
     suite.keep = o.keep;
+    if let Some(r) = &rl {
+        // the runtime's caller is the user: no CAP_SYS_RESOURCE in the initial user namespace
+        suite.host.has_sys_resource = false;
+        suite.rootless = Some(r.clone());
+    }
     sweep_leftovers(&suite);
 
     let groups: Vec<Group> = cases::all();
@@ -311,6 +367,9 @@ fn run_runtime(o: &Opt, name: &str, path: &Path, tap: bool) -> Result<Results, S
             total,
             root.display()
         );
+        if let Some(r) = &rl {
+            println!("# {}", r.describe());
+        }
     }
     let next = AtomicUsize::new(0);
     let (tx, rx) = std::sync::mpsc::channel::<(usize, HashMap<&'static str, Outcome>, Duration)>();
@@ -328,8 +387,16 @@ fn run_runtime(o: &Opt, name: &str, path: &Path, tap: bool) -> Result<Results, S
                 let grp = &groups[gi];
                 let t0 = std::time::Instant::now();
                 let mut g = G::new(suite, gi, &grp.cases);
+                let mut all_skipped = false;
+                if suite.rootless.is_some() {
+                    let sk = rootless::skips_for(grp.name, &grp.cases);
+                    all_skipped = sk.len() == grp.cases.len();
+                    g.force_skips(&sk);
+                }
                 if INTERRUPTED.load(Ordering::SeqCst) {
                     g.skip_rest("interrupted");
+                } else if all_skipped {
+                    // nothing of this group applies rootless: not run
                 } else {
                     (grp.run)(&mut g);
                     if std::time::Instant::now() > g.deadline {
@@ -485,9 +552,33 @@ fn write_json(path: &Path, name: &str, r: &Results) {
     let _ = fs::write(path, serde_json::to_string_pretty(&v).unwrap_or_default());
 }
 
+/// Create (or find) the rootless test user; `None` when not asked for.
+fn rootless_setup(o: &Opt, wanted: bool) -> Result<Option<Arc<rootless::Rootless>>, String> {
+    if !wanted {
+        return Ok(None);
+    }
+    rootless::Rootless::setup(&o.rootless_user).map(|r| Some(Arc::new(r)))
+}
+
 fn single(o: &Opt) -> i32 {
+    let rl = match rootless_setup(o, o.rootless) {
+        Ok(r) => r,
+        Err(e) => {
+            println!("Bail out! {}", e);
+            println!("0 passed, 1 failed, 0 skipped");
+            return 1;
+        }
+    };
+    let code = single_run(o, rl.clone());
+    if let Some(r) = rl {
+        r.teardown();
+    }
+    code
+}
+
+fn single_run(o: &Opt, rl: Option<Arc<rootless::Rootless>>) -> i32 {
     let (name, path) = o.runtimes[0].clone();
-    let r = match run_runtime(o, &name, &path, true) {
+    let r = match run_runtime(o, &name, &path, true, rl.clone()) {
         Ok(r) => r,
         Err(e) => {
             println!("Bail out! {}", e);
@@ -510,7 +601,7 @@ fn single(o: &Opt) -> i32 {
             ..clone_opt(o)
         };
         o2.json = None;
-        match run_runtime(&o2, "runc", runc, false) {
+        match run_runtime(&o2, "runc", runc, false, rl.clone()) {
             Ok(base) => {
                 let regress = regressions(&r, &base);
                 let (bp, bf, bs) = totals(&base);
@@ -523,7 +614,7 @@ fn single(o: &Opt) -> i32 {
                         let mut o3 = clone_opt(o);
                         o3.filter = Some((*n).clone());
                         o3.json = None;
-                        let again = run_runtime(&o3, &name, &path, false);
+                        let again = run_runtime(&o3, &name, &path, false, rl.clone());
                         let still = again.map_or(true, |rr| {
                             rr.iter().any(|(m, out)| m == *n && matches!(out, Outcome::Fail(_)))
                         });
@@ -582,24 +673,75 @@ fn clone_opt(o: &Opt) -> Opt {
         json: o.json.clone(),
         verbose: o.verbose,
         keep: o.keep,
+        rootless: o.rootless,
+        rootless_user: o.rootless_user.clone(),
+        with_rootless: false,
+        rootless_runtimes: vec![],
     }
 }
 
+/// One column of the comparison: label ("runc", "runc rootless"), runtime name, binary, results.
+type Column = (String, String, PathBuf, Result<Results, String>);
+
 fn compare(o: &Opt) -> i32 {
-    let mut all: Vec<(String, PathBuf, Result<Results, String>)> = Vec::new();
-    for (name, path) in &o.runtimes {
-        println!("# ===== runtime {} ({}) =====", name, path.display());
+    // normal runs (unless --rootless), then rootless runs (--rootless or --with-rootless)
+    let normal = !o.rootless;
+    let rootless_too = o.rootless || o.with_rootless;
+    let mut cols: Vec<Column> = Vec::new();
+    let run_col = |cols: &mut Vec<Column>, name: &str, path: &Path, rl: Option<Arc<rootless::Rootless>>| {
+        let label = if rl.is_some() {
+            format!("{} rootless", name)
+        } else {
+            name.to_string()
+        };
+        println!("# ===== runtime {} ({}) =====", label, path.display());
         let mut o2 = clone_opt(o);
         o2.root = None;
-        let r = run_runtime(&o2, name, path, true);
+        let r = run_runtime(&o2, name, path, true, rl);
         match &r {
             Ok(r) => {
                 let (p, f, s) = totals(r);
                 println!("{} passed, {} failed, {} skipped", p, f, s);
             }
-            Err(e) => println!("# {}: cannot run: {}", name, e),
+            Err(e) => println!("# {}: cannot run: {}", label, e),
         }
-        all.push((name.clone(), path.clone(), r));
+        cols.push((label, name.to_string(), path.to_path_buf(), r));
+    };
+    if normal {
+        for (name, path) in &o.runtimes {
+            run_col(&mut cols, name, path, None);
+        }
+    }
+    if rootless_too && !INTERRUPTED.load(Ordering::SeqCst) {
+        match rootless_setup(o, true) {
+            Ok(rl) => {
+                for (name, path) in &o.runtimes {
+                    let path = o
+                        .rootless_runtimes
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, p)| p.clone())
+                        .unwrap_or_else(|| path.clone());
+                    run_col(&mut cols, name, &path, rl.clone());
+                }
+                if let Some(r) = rl {
+                    r.teardown();
+                }
+            }
+            Err(e) => {
+                println!("# rootless runs impossible: {}", e);
+                for (name, path) in &o.runtimes {
+                    cols.push((format!("{} rootless", name), name.clone(), path.clone(), Err(e.clone())));
+                }
+            }
+        }
+    }
+    // next to each runtime's column, its rootless column
+    let mut all: Vec<Column> = Vec::new();
+    for (name, _) in &o.runtimes {
+        for c in cols.iter().filter(|c| &c.1 == name) {
+            all.push(c.clone());
+        }
     }
     let out = o
         .output
@@ -615,10 +757,12 @@ fn compare(o: &Opt) -> i32 {
     }
     println!("# wrote {}", out.display());
     if let Some(gate) = &o.gate {
+        // the gate compares the normal columns, or the rootless ones of a --rootless compare
+        let sfx = if o.rootless { " rootless" } else { "" };
         let get = |n: &str| {
             all.iter()
-                .find(|(a, _, _)| a == n)
-                .and_then(|(_, _, r)| r.as_ref().ok())
+                .find(|c| c.0 == format!("{}{}", n, sfx))
+                .and_then(|c| c.3.as_ref().ok())
         };
         match (get(gate), get("runc")) {
             (Some(g), Some(base)) => {
@@ -688,10 +832,7 @@ fn runtime_version(p: &Path) -> String {
     }
 }
 
-fn render_doc(
-    all: &[(String, PathBuf, Result<Results, String>)],
-    filter: &Option<String>,
-) -> String {
+fn render_doc(all: &[Column], filter: &Option<String>) -> String {
     let mut s = String::new();
     s.push_str("# OCI runtime-spec conformance\n\n");
     s.push_str(&format!(
@@ -701,11 +842,19 @@ fn render_doc(
         utc_now(),
         fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim()
     ));
+    if all.iter().any(|c| c.0.ends_with(" rootless")) {
+        s.push_str(
+            "Columns marked `rootless`: the same cases with the runtime run as an unprivileged user \
+             (`--rootless`, see oci-conformance/README.md \"Rootless mode\"): each config gets a user namespace \
+             mapping the user's own ids, no cgroup and no resources. There `skip` also marks cases that \
+             an unprivileged user cannot exercise on this host (the reason starts with `rootless:`).\n\n",
+        );
+    }
     if let Some(f) = filter {
         s.push_str(&format!("Filter: `{}`\n\n", f));
     }
     s.push_str("| runtime | binary | version | passed | failed | skipped |\n|---|---|---|---:|---:|---:|\n");
-    for (n, p, r) in all {
+    for (n, _, p, r) in all {
         let ver = runtime_version(p);
         match r {
             Ok(r) => {
@@ -739,7 +888,7 @@ fn render_doc(
         }
     }
     s.push_str(&format!("\n{} cases.\n\n| # | case |", names.len()));
-    for (n, _, _) in all {
+    for (n, _, _, _) in all {
         s.push_str(&format!(" {} |", n));
     }
     s.push_str("\n|---:|---|");
@@ -749,7 +898,7 @@ fn render_doc(
     s.push('\n');
     let maps: Vec<HashMap<&str, &Outcome>> = all
         .iter()
-        .map(|(_, _, r)| {
+        .map(|(_, _, _, r)| {
             r.as_ref()
                 .map(|r| r.iter().map(|(n, o)| (n.as_str(), o)).collect())
                 .unwrap_or_default()
@@ -766,7 +915,7 @@ fn render_doc(
         s.push('\n');
     }
     s.push_str("\n## Failures and skips\n");
-    for (n, _, r) in all {
+    for (n, _, _, r) in all {
         let Ok(r) = r else { continue };
         s.push_str(&format!("\n### {}\n\n", n));
         let mut any = false;

@@ -211,6 +211,8 @@ pub struct Suite {
     pub runner_pid: i32,
     /// keep bundles and logs (--keep) for debugging
     pub keep: bool,
+    /// --rootless: runtime commands run as this user, bundles are made theirs
+    pub rootless: Option<std::sync::Arc<crate::rootless::Rootless>>,
     features: Mutex<Option<Result<Value, String>>>,
     control: Mutex<Option<Result<(), String>>>,
 }
@@ -232,8 +234,24 @@ impl Suite {
             group_timeout,
             runner_pid: std::process::id() as i32,
             keep: false,
+            rootless: None,
             features: Mutex::new(None),
             control: Mutex::new(None),
+        }
+    }
+}
+
+impl Suite {
+    /// Mappings for cases that configure a user namespace themselves: a range
+    /// of host ids (100000, 65536), or in a rootless run what the user can map
+    /// (own id as 0, subordinate ids from 1).
+    pub fn userns_mappings(&self) -> (Value, Value) {
+        match &self.rootless {
+            Some(r) => r.mappings(true),
+            None => {
+                let m = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+                (m.clone(), m)
+            }
         }
     }
 }
@@ -412,6 +430,8 @@ pub struct G<'a> {
     pub cases: &'a [CaseDef],
     pub results: HashMap<&'static str, Outcome>,
     pub deadline: Instant,
+    /// cases skipped by the rootless table: their outcome is fixed before the group runs
+    forced: Vec<&'static str>,
     ids: Vec<String>,
     ctr_pids: Vec<i32>,
     host_mounts: Vec<PathBuf>,
@@ -432,6 +452,7 @@ impl<'a> G<'a> {
             cases,
             results: HashMap::new(),
             deadline: Instant::now() + s.group_timeout,
+            forced: Vec::new(),
             ids: Vec::new(),
             ctr_pids: Vec::new(),
             host_mounts: Vec::new(),
@@ -457,7 +478,24 @@ impl<'a> G<'a> {
     }
     pub fn set(&mut self, key: &str, o: Outcome) {
         let k = self.key(key);
+        if self.forced.contains(&k) {
+            return;
+        }
         self.results.insert(k, o);
+    }
+    /// Fix the outcome of these cases as skipped (rootless table); whatever the
+    /// group later sets for them is ignored.
+    pub fn force_skips(&mut self, skips: &[(&'static str, &'static str)]) {
+        for (k, why) in skips {
+            let k = self.key(k);
+            self.results.insert(k, Outcome::Skip(format!("rootless: {}", why)));
+            self.forced.push(k);
+        }
+    }
+    /// Is this case skipped by the rootless table (so its setup can be left out)?
+    #[allow(dead_code)]
+    pub fn forced_skip(&self, key: &str) -> bool {
+        self.forced.iter().any(|k| *k == key)
     }
     pub fn check(&mut self, key: &str, r: Result<(), String>) {
         self.set(key, Outcome::from(r));
@@ -516,6 +554,7 @@ impl<'a> G<'a> {
             config,
             pid: None,
             valid: true,
+            rootless: self.s.rootless.clone(),
         }
     }
 
@@ -611,9 +650,15 @@ impl<'a> G<'a> {
             }
             None => Stdio::null(),
         };
-        let mut cmd = Command::new(program);
-        cmd.args(args)
-            .stdin(stdin)
+        let mut cmd = match &self.s.rootless {
+            Some(r) => r.command(program, args),
+            None => {
+                let mut c = Command::new(program);
+                c.args(args);
+                c
+            }
+        };
+        cmd.stdin(stdin)
             .stdout(Stdio::from(fo))
             .stderr(Stdio::from(fe))
             .process_group(0);

@@ -312,9 +312,9 @@ fn features(g: &mut G) {
         b.config["linux"]["namespaces"] =
             json!(nss.iter().map(|n| json!({"type": n})).collect::<Vec<_>>());
         if nss.iter().any(|n| n == "user") {
-            let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-            b.config["linux"]["uidMappings"] = map.clone();
-            b.config["linux"]["gidMappings"] = map;
+            let (umap, gmap) = g.s.userns_mappings();
+            b.config["linux"]["uidMappings"] = umap;
+            b.config["linux"]["gidMappings"] = gmap;
         }
         b.config["mounts"] = json!([
             {"destination": "/proc", "type": "proc", "source": "proc"},

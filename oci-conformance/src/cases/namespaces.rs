@@ -543,9 +543,20 @@ fn ns_join_user(g: &mut G) {
 
 fn ns_errors(g: &mut G) {
     let mut b = g.bundle("ns-wrong-type");
-    let ipc = format!("/proc/{}/ns/ipc", g.s.runner_pid);
-    b.config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network", "path": ipc}]);
-    expect_error_case(g, "path-wrong-type", &mut b, false);
+    // an ipc namespace file the runtime's caller may open: the runner's, or
+    // rootless one of a process of the user (root's would fail for lack of access)
+    let owner = match g.s.rootless.clone() {
+        None => Ok(g.s.runner_pid),
+        Some(r) => g.spawn_holder(r.command(std::path::Path::new("/bin/sleep"), &["3600".into()])),
+    };
+    match owner {
+        Ok(p) => {
+            let ipc = format!("/proc/{}/ns/ipc", p);
+            b.config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network", "path": ipc}]);
+            expect_error_case(g, "path-wrong-type", &mut b, false);
+        }
+        Err(e) => g.fail("path-wrong-type", format!("holder process: {}", e)),
+    }
     let mut b = g.bundle("ns-not-ns");
     let file = g.dir.join("not-a-namespace");
     let _ = fs::write(&file, "x");
@@ -556,9 +567,22 @@ fn ns_errors(g: &mut G) {
 fn ns_user(g: &mut G) {
     let mut b = g.bundle("ns-user");
     b.set_namespaces(&["user", "pid", "network", "ipc", "uts", "mount"]);
-    let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    b.config["linux"]["uidMappings"] = map.clone();
-    b.config["linux"]["gidMappings"] = map;
+    let (umap, gmap) = g.s.userns_mappings();
+    b.config["linux"]["uidMappings"] = umap.clone();
+    b.config["linux"]["gidMappings"] = gmap.clone();
+    // the map files as the kernel prints them, whitespace-normalized
+    let want_map = |m: &serde_json::Value| {
+        m.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| format!("{} {} {}", e["containerID"], e["hostID"], e["size"]))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default()
+    };
+    let (want_uid, want_gid) = (want_map(&umap), want_map(&gmap));
+    let root_host = umap[0]["hostID"].to_string();
     b.config["mounts"] = json!([
         {"destination": "/proc", "type": "proc", "source": "proc"},
         {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}
@@ -600,13 +624,13 @@ fn ns_user(g: &mut G) {
     };
     g.check(
         "uid-map",
-        ensure(norm(&rep.v["uid_map"]) == "0 100000 65536", || {
+        ensure(norm(&rep.v["uid_map"]) == want_uid, || {
             format!("uid_map: {:?}", rep.v["uid_map"])
         }),
     );
     g.check(
         "gid-map",
-        ensure(norm(&rep.v["gid_map"]) == "0 100000 65536", || {
+        ensure(norm(&rep.v["gid_map"]) == want_gid, || {
             format!("gid_map: {:?}", rep.v["gid_map"])
         }),
     );
@@ -618,7 +642,8 @@ fn ns_user(g: &mut G) {
     g.check(
         "host-uid",
         ensure(
-            rep.v["ids"]["uid"][0] == 0 && uid_line.split_whitespace().nth(1) == Some("100000"),
+            rep.v["ids"]["uid"][0] == 0
+                && uid_line.split_whitespace().nth(1) == Some(root_host.as_str()),
             || {
                 format!(
                     "in container uid {}, on host {:?}",

@@ -228,6 +228,14 @@ fn masked_readonly(g: &mut G) {
         "/oci-masked-file"
     ]);
     b.config["linux"]["readonlyPaths"] = json!(["/proc/sys", "/oci-ro-dir"]);
+    // a /proc/sys file the container's root could write if it were not read-only:
+    // rootless, kernel.hostname belongs to the host's root (EACCES before EROFS),
+    // net.ipv4.ip_forward to the container's own network namespace
+    let ro_file = if g.s.rootless.is_some() {
+        "/proc/sys/net/ipv4/ip_forward"
+    } else {
+        "/proc/sys/kernel/hostname"
+    };
     let probes = [
         "--read",
         "/proc/kcore",
@@ -240,7 +248,7 @@ fn masked_readonly(g: &mut G) {
         "--readdir",
         "/sys/firmware",
         "--open-w",
-        "/proc/sys/kernel/hostname",
+        ro_file,
         "--create",
         "/oci-ro-dir/x",
     ];
@@ -288,7 +296,7 @@ fn masked_readonly(g: &mut G) {
     g.check(
         "ro-proc",
         ensure(ph["ok"] == false && ph["errno"] == 30, || {
-            format!("open /proc/sys/kernel/hostname for writing: {}", ph)
+            format!("open {} for writing: {}", ro_file, ph)
         }),
     );
     let cr = rep.probe(6);

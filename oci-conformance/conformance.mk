@@ -2,7 +2,11 @@
 # Include from the top-level Makefile:   include oci-conformance/conformance.mk
 #
 #   make conformance          run the suite against hull (non-zero exit if any case fails)
-#   make conformance-compare  run it against hull, runc and crun; writes docs/conformance.md
+#   make conformance-compare  run it against hull, runc and crun, as root and rootless (each
+#                             runtime also as an unprivileged test user: "NAME rootless"
+#                             columns); writes docs/conformance.md
+#   make conformance-rootless run it against hull as an unprivileged test user (--rootless;
+#                             the user is created and removed by the run)
 #   make conformance-ci       run it against hull and runc; non-zero exit only for cases
 #                             that fail for hull but pass for runc
 
@@ -11,16 +15,19 @@ OCI_CONFORMANCE  ?= target/x86_64-unknown-linux-gnu/release/oci-conformance
 HULL_BIN         ?= target/x86_64-unknown-linux-gnu/release/hull
 RUNC_BIN         ?= /usr/sbin/runc
 CRUN_WRAPPER     ?= oci-conformance/crun-wrapper.sh
+# rootless, crun runs as the test user directly (the wrapper's unshare --mount needs root)
+CRUN_BIN         ?= /usr/bin/crun
 CONFORMANCE_JOBS ?= 3
 CONFORMANCE_ARGS ?=
 
-.PHONY: oci-conformance conformance conformance-compare conformance-ci
+.PHONY: oci-conformance conformance conformance-compare conformance-ci conformance-rootless
 
 oci-conformance:
 	@scripts/ensure-packages.sh "make $(MAKECMDGOALS)" $(CONFORMANCE_PACKAGES) $(RUNC_BIN)=runc crun=crun
 	$(CARGO) build --release -p oci-conformance
 
-CONFORMANCE_PACKAGES := /bin/busybox=busybox-static /usr/lib/x86_64-linux-gnu/libc.a=libc6-dev
+CONFORMANCE_PACKAGES := /bin/busybox=busybox-static /usr/lib/x86_64-linux-gnu/libc.a=libc6-dev \
+	setpriv=util-linux useradd=passwd newuidmap=uidmap
 
 conformance: oci-conformance
 	$(CARGO) build --release --bin hull
@@ -30,7 +37,12 @@ conformance-compare: oci-conformance
 	$(CARGO) build --release --bin hull
 	$(OCI_CONFORMANCE) compare --jobs $(CONFORMANCE_JOBS) $(CONFORMANCE_ARGS) \
 		--runtime hull=$(HULL_BIN) --runtime runc=$(RUNC_BIN) --runtime crun=$(CRUN_WRAPPER) \
+		--with-rootless --rootless-runtime crun=$(CRUN_BIN) \
 		--output docs/conformance.md
+
+conformance-rootless: oci-conformance
+	$(CARGO) build --release --bin hull
+	$(OCI_CONFORMANCE) --rootless --runtime hull=$(HULL_BIN) --jobs $(CONFORMANCE_JOBS) $(CONFORMANCE_ARGS)
 
 conformance-ci: oci-conformance
 	$(CARGO) build --release --bin hull

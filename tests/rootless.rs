@@ -169,3 +169,116 @@ fn an_unprivileged_user_runs_execs_and_deletes_containers() {
     drop(u);
     t.finish();
 }
+
+/// Pure cgroup v2 (the VM lane): a subtree delegated to the user (chowned, as systemd delegates
+/// user@UID.service, the user's processes inside it) holds a rootless container's cgroup with
+/// the cgroupfs driver: its limits are set and enforced, and pause, update, ps and delete work.
+/// A bare uid stands in for the user (no passwd entry needed): a single mapping of its own id.
+#[test]
+fn rootless_uses_a_delegated_cgroup_v2_subtree() {
+    use std::os::unix::process::CommandExt;
+    let Some(t) = setup("rootless_v2") else { return };
+    if !std::path::Path::new(CG_ROOT).join("cgroup.subtree_control").exists() {
+        eprintln!("SKIP: needs a pure cgroup v2 host (the VM lane boots one)");
+        return t.finish();
+    }
+    let (uid, gid) = (23456u32, 23456u32);
+    let chown = |p: &std::path::Path, rec: bool| {
+        let mut c = Command::new("chown");
+        if rec {
+            c.arg("-R");
+        }
+        assert!(c.arg(format!("{uid}:{gid}")).arg(p).status().unwrap().success(), "chown {p:?}");
+    };
+    // The delegation: a directory under the test prefix, its control files the user's, and a
+    // "session" leaf where the user's commands run.
+    let prefix = std::path::Path::new(CG_ROOT).join(CG_PREFIX);
+    std::fs::create_dir_all(&prefix).unwrap();
+    for d in [std::path::Path::new(CG_ROOT), prefix.as_path()] {
+        std::fs::write(d.join("cgroup.subtree_control"), "+memory +pids").unwrap();
+    }
+    let deleg = prefix.join(format!("rootless-{}", std::process::id()));
+    let session = deleg.join("session");
+    std::fs::create_dir_all(&session).unwrap();
+    for f in ["", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"] {
+        chown(&deleg.join(f), false);
+    }
+    for f in ["", "cgroup.procs", "cgroup.threads"] {
+        chown(&session.join(f), false);
+    }
+    let state_dir = t.dir("state");
+    chown(&state_dir, false);
+    let mut b = t.bundle();
+    let rootfs = b.private_rootfs();
+    chown(&b.dir, true);
+    let _ = rootfs;
+    let rel = format!("/{CG_PREFIX}/rootless-{}/ctr", std::process::id());
+    b.remove_namespace("network");
+    b.add_namespace(json!({"type": "user"}));
+    b.set("/linux/uidMappings", json!([{"containerID": 0, "hostID": uid, "size": 1}]));
+    b.set("/linux/gidMappings", json!([{"containerID": 0, "hostID": gid, "size": 1}]));
+    b.set("/linux/cgroupsPath", json!(rel));
+    b.set("/linux/resources", json!({"memory": {"limit": 32 << 20}, "pids": {"limit": 6}}));
+    b.set("/root/readonly", json!(false));
+    // No new network namespace: sysfs is bound, as in `hull spec --rootless`; no cgroup mount.
+    let mounts: Vec<Value> = b.config["mounts"].as_array().unwrap().iter().filter(|m| m["type"] != "cgroup" && m["type"] != "sysfs").cloned().collect();
+    b.config["mounts"] = json!(mounts);
+    b.add_mount(json!({"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}));
+    b.args(&["sleep", "100000"]);
+    b.write();
+    chown(&b.dir.join("config.json"), false);
+    let procs = session.join("cgroup.procs");
+    let hull = t.bin();
+    let as_user = |args: &[&str]| -> (bool, String) {
+        let mut c = Command::new(&hull);
+        c.args(["--root", state_dir.to_str().unwrap()]).args(args).env_clear().env("XDG_RUNTIME_DIR", &state_dir).env("PATH", "/usr/bin:/bin");
+        let procs = std::ffi::CString::new(procs.to_str().unwrap()).unwrap();
+        // SAFETY: only async-signal-safe calls between fork and exec (open, write, close,
+        // setgroups, setgid, setuid), on memory made before the fork.
+        unsafe {
+            c.pre_exec(move || {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY);
+                if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(fd);
+                if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        // Files, not pipes: a detached container keeps the runtime's stdio open.
+        let log = t.scratch.join("as-user.out");
+        let f = std::fs::File::create(&log).unwrap();
+        c.stdout(f.try_clone().unwrap()).stderr(f).stdin(std::process::Stdio::null());
+        let ok = c.status().unwrap().success();
+        (ok, std::fs::read_to_string(&log).unwrap_or_default())
+    };
+    let (ok, out) = as_user(&["run", "-d", "--bundle", b.dir_str(), &b.id]);
+    assert!(ok, "rootless run -d in a delegated subtree: {out}");
+    let ctr = std::path::Path::new(CG_ROOT).join(&rel[1..]);
+    assert_eq!(read_trim(ctr.join("memory.max")), (32u64 << 20).to_string());
+    assert_eq!(read_trim(ctr.join("pids.max")), "6");
+    // Enforced: forks beyond pids.max fail, and the kernel counts them.
+    let (_, out) = as_user(&["exec", &b.id, "sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait"]);
+    let refused: u64 = read_trim(ctr.join("pids.events")).split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(refused > 0, "pids.max not enforced: {out}");
+    let (ok, out) = as_user(&["pause", &b.id]);
+    assert!(ok, "{out}");
+    let st = t.rt_raw(&["--root", state_dir.to_str().unwrap(), "state", &b.id]);
+    assert!(st.stdout.contains("\"paused\""), "{}", st.show());
+    let (ok, out) = as_user(&["resume", &b.id]);
+    assert!(ok, "{out}");
+    let (ok, out) = as_user(&["update", "--pids-limit", "20", &b.id]);
+    assert!(ok, "{out}");
+    assert_eq!(read_trim(ctr.join("pids.max")), "20");
+    let (ok, out) = as_user(&["ps", "--format", "json", &b.id]);
+    assert!(ok && out.starts_with('['), "{out}");
+    let (ok, out) = as_user(&["delete", "--force", &b.id]);
+    assert!(ok, "{out}");
+    assert!(!ctr.exists(), "the container's cgroup is removed");
+    let _ = std::fs::remove_dir(&session);
+    let _ = std::fs::remove_dir(&deleg);
+    t.finish();
+}

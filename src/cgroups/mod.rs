@@ -269,7 +269,14 @@ impl Cgroup {
         let res = resources.cloned().unwrap_or_default();
         self.apply_controllers(&res)?;
         if matches!(self.setup, CgroupSetup::Unified) {
-            device_filter::apply(&self.dir(), res.devices().as_ref())?;
+            // Loading a device program needs CAP_BPF and CAP_SYS_ADMIN on the host: a rootless
+            // container goes without, as with runc, and its user namespace already keeps it
+            // from making device nodes (only host nodes the user may open are bound in).
+            if unprivileged() {
+                crate::log::debug("rootless: no eBPF device filter (it needs CAP_BPF on the host)");
+            } else {
+                device_filter::apply(&self.dir(), res.devices().as_ref())?;
+            }
         }
         Ok(())
     }
@@ -537,6 +544,11 @@ fn wait_gone(dir: &Path, limit: Duration) -> bool {
         std::thread::sleep(Duration::from_millis(5));
     }
     true
+}
+
+/// Not root of the host: a non-root user, or root of a user namespace (rootless podman's).
+fn unprivileged() -> bool {
+    !nix::unistd::geteuid().is_root() || crate::linux::runtime_in_user_namespace()
 }
 
 /// What verbs that need a cgroup say of a container that has none.

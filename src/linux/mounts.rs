@@ -279,6 +279,17 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
                 let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| mount_err(m, e))?;
                 remount_bind(&fd_path(&mounted), flags, ctx.in_userns).map_err(|e| mount_err(m, e))?;
             }
+            // A devpts gid= the user namespace does not map (runc's template says gid=5; a
+            // rootless mapping of one id has no group 5): without it, as crun does, with a warning.
+            Err(Errno::EINVAL) if typ == "devpts" && ctx.in_userns && opts.data.iter().any(|d| d.starts_with("gid=")) => {
+                let kept: Vec<&str> = opts.data.iter().map(String::as_str).filter(|d| !d.starts_with("gid=")).collect();
+                crate::log::warn(format!(
+                    "mounts[{idx}]: devpts on {:?}: the gid= option names a group the user namespace does not map; mounted without it",
+                    m.destination()
+                ));
+                let data = kept.join(",");
+                mount_raw(Some(&src), &fd_path(&target), Some(typ), flags, (!data.is_empty()).then_some(data.as_str())).map_err(|e| mount_err(m, e))?;
+            }
             Err(e) => return Err(mount_err(m, e)),
         }
         if let Some(below) = below {

@@ -4,7 +4,7 @@
 # as PID 1 (as on a real cgroup v2 host) starting the tests from hull-tests.service.
 #   tests/vm/run-cgroupv2.sh      (`make test-cgroupv2` runs it)
 # Environment:
-#   VM_TESTS="cgroups fault_injection check"  integration test targets (tests/<name>.rs) to run, in one boot
+#   VM_TESTS="cgroups fault_injection check rootless"  integration test targets (tests/<name>.rs) to run, in one boot
 #   VM_FILTER=...        passed to each test binary (a test-name filter, or e.g. "--exact NAME")
 #   VM_TIMEOUT=900       seconds before qemu is killed and the lane fails
 #   VM_START_TIMEOUT=120 seconds from boot to the tests' start (systemd up) before the same
@@ -23,7 +23,7 @@ here=$repo/tests/vm
 cache=$repo/.cache/vm
 work=$repo/target/vm
 log=$work/cgroupv2.log
-VM_TESTS=${VM_TESTS:-cgroups fault_injection check}
+VM_TESTS=${VM_TESTS:-cgroups fault_injection check rootless}
 VM_FILTER=${VM_FILTER:-}
 VM_TIMEOUT=${VM_TIMEOUT:-900}
 VM_START_TIMEOUT=${VM_START_TIMEOUT:-120}

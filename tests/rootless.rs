@@ -159,6 +159,13 @@ fn an_unprivileged_user_runs_execs_and_deletes_containers() {
     let (_, out, _) = u.sh(&hull, "\"$HULL\" list -q");
     assert!(out.trim().is_empty(), "a failed create leaves nothing: {out}");
 
+    // 5b. Device nodes are the host's, bound in; a fifo is made (anyone may make one).
+    user_bundle(&u, &hull, "b6", &["sh", "-c", "test -p /dev/hull-fifo && test -c /dev/null && echo nodes-ok"], |c| {
+        c["linux"]["devices"] = json!([{"path": "/dev/hull-fifo", "type": "p", "fileMode": 420}]);
+    });
+    let (ok, out, err) = u.sh(&hull, "cd b6 && \"$HULL\" run rl6");
+    assert!(ok && out.contains("nodes-ok"), "{out}\n{}", said(&err));
+
     // 5. A limit where no cgroup is writable by the user (cgroup v1): refused by name.
     if !cgroup_v2() {
         user_bundle(&u, &hull, "b5", &["true"], |c| c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}}));

@@ -70,9 +70,17 @@ pub fn from_config(idx: usize, d: &LinuxDevice) -> Result<Device> {
 /// bind mount of the host's node.
 pub fn create(root: BorrowedFd, dev: &Device, in_userns: bool) -> Result<()> {
     let err = |e: Errno| Error::sys(format!("create device {:?}", dev.path), e);
-    if in_userns {
+    // A user namespace may not make device nodes: the host's are bound in. A fifo is no device,
+    // and anyone may make one.
+    if in_userns && dev.kind != SFlag::S_IFIFO {
         let target = create_in_root(root, &dev.path, Kind::File).map_err(err)?;
-        return mount_raw(Some(&dev.path), &fd_path(&target), None, MsFlags::MS_BIND, None).map_err(err);
+        return mount_raw(Some(&dev.path), &fd_path(&target), None, MsFlags::MS_BIND, None).map_err(|e| match e {
+            Errno::ENOENT => Error::Other(format!(
+                "create device {:?}: in a user namespace device nodes are bound from the host, which has no {:?}",
+                dev.path, dev.path
+            )),
+            e => err(e),
+        });
     }
     let parent_path = dev.path.parent().unwrap_or(Path::new("/"));
     let parent = create_in_root(root, parent_path, Kind::Dir).map_err(err)?;

@@ -74,9 +74,18 @@ impl RootlessUser {
 
 impl Drop for RootlessUser {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(self.runtime_dir.join("hull"));
+        // Containers a failed scenario left: deleted through their state (root may).
+        let state = self.runtime_dir.join("hull");
+        for e in std::fs::read_dir(&state).into_iter().flatten().flatten() {
+            let _ = Command::new(runtime()).arg("--root").arg(&state).args(["delete", "--force"]).arg(e.file_name()).output();
+        }
+        let _ = std::fs::remove_dir_all(&state);
         if self.made {
-            let _ = Command::new("userdel").args(["-r", USER]).output();
+            match Command::new("userdel").args(["-r", USER]).output() {
+                Ok(o) if o.status.success() || String::from_utf8_lossy(&o.stderr).contains("mail spool") => {}
+                Ok(o) => eprintln!("userdel -r {USER}: {}", String::from_utf8_lossy(&o.stderr)),
+                Err(e) => eprintln!("userdel -r {USER}: {e}"),
+            }
             let _ = std::fs::remove_dir_all(&self.runtime_dir);
         }
     }

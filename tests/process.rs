@@ -140,8 +140,10 @@ fn rlimit_above_host_hard_limit_fails() {
     let out = t.try_create(&b, &[]);
     out.assert_err("rlimit");
     if is_hull() {
-        // runc says "error setting rlimit type 7"; CONTRACT asks for the name.
+        // runc says "error setting rlimit type 7"; CONTRACT asks for the name, and the error
+        // names the privilege that is missing (issue 14).
         out.assert_err("RLIMIT_NOFILE");
+        out.assert_err("needs CAP_SYS_RESOURCE");
     }
     assert!(t.state(&b.id).is_none());
     t.assert_gone(&b.id);

@@ -35,6 +35,19 @@ pub fn apply(limits: &[PosixRlimit]) -> Result<()> {
         if unsafe { libc::setrlimit(res, &lim) } != 0 {
             let e = nix::errno::Errno::last();
             let value = if l.soft() == l.hard() { l.soft().to_string() } else { format!("{}:{}", l.soft(), l.hard()) };
+            if e == nix::errno::Errno::EPERM {
+                // Only a hard limit above the current one is refused: it needs CAP_SYS_RESOURCE
+                // in the initial user namespace (a rootless runtime, or one without that
+                // capability, has its caller's hard limit as the ceiling).
+                let mut cur = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                // SAFETY: getrlimit writes the rlimit it is given.
+                unsafe { libc::getrlimit(res, &mut cur) };
+                return Err(Error::Other(format!(
+                    "setrlimit {name} {value}: operation not permitted: the hard limit {} is above the runtime's {}, and raising it needs CAP_SYS_RESOURCE in the host's user namespace",
+                    l.hard(),
+                    cur.rlim_max
+                )));
+            }
             return Err(Error::sys(format!("setrlimit {name} {value}"), e));
         }
     }

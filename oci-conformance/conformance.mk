@@ -20,7 +20,7 @@ CRUN_BIN         ?= /usr/bin/crun
 CONFORMANCE_JOBS ?= 3
 CONFORMANCE_ARGS ?=
 
-.PHONY: oci-conformance conformance conformance-compare conformance-ci conformance-rootless
+.PHONY: oci-conformance conformance conformance-compare conformance-ci conformance-rootless conformance-rootless-ci
 
 oci-conformance:
 	@scripts/ensure-packages.sh "make $(MAKECMDGOALS)" $(CONFORMANCE_PACKAGES) $(RUNC_BIN)=runc crun=crun
@@ -47,4 +47,10 @@ conformance-rootless: oci-conformance
 conformance-ci: oci-conformance
 	$(CARGO) build --release --bin hull
 	$(OCI_CONFORMANCE) --runtime hull=$(HULL_BIN) --jobs $(CONFORMANCE_JOBS) $(CONFORMANCE_ARGS) \
+		--compare-with-runc $(RUNC_BIN)
+
+# The same gate with the runtimes run by an unprivileged user.
+conformance-rootless-ci: oci-conformance
+	$(CARGO) build --release --bin hull
+	$(OCI_CONFORMANCE) --rootless --runtime hull=$(HULL_BIN) --jobs $(CONFORMANCE_JOBS) $(CONFORMANCE_ARGS) \
 		--compare-with-runc $(RUNC_BIN)

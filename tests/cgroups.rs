@@ -626,7 +626,8 @@ fn systemd_driver_places_limits_and_removes_the_scope() {
     t.finish();
 }
 
-/// Only create and update need systemd's D-Bus: pause, resume, ps, kill --all and delete work on the scope's directory (systemd removes an emptied scope itself), so a busy
+/// Only create and update need systemd's D-Bus: pause, resume, ps, events --stats, kill --all
+/// and delete work on the scope's directory (systemd removes an emptied scope itself), so a busy
 /// or unreachable systemd cannot stall them (issue 13). Shown with systemd's sockets covered by
 /// /dev/null in a private mount namespace for those verbs.
 #[test]
@@ -658,6 +659,8 @@ fn systemd_scope_verbs_other_than_create_and_update_need_no_dbus() {
     assert_eq!(t.status(&id).as_deref(), Some("paused"));
     no_dbus(&["resume", &id]);
     assert!(no_dbus(&["ps", &id]).contains("PID"));
+    // Statistics from the controllers systemd enabled for the scope (not every one).
+    assert!(no_dbus(&["events", "--stats", &id]).contains("\"type\":\"stats\""));
     no_dbus(&["kill", "--all", &id, "KILL"]);
     no_dbus(&["delete", "--force", &id]);
     t.assert_gone(&id);

@@ -114,6 +114,11 @@ fn said(stderr: &str) -> String {
 #[test]
 fn an_unprivileged_user_runs_execs_and_deletes_containers() {
     let Some(t) = setup("rootless") else { return };
+    if !std::path::Path::new("/usr/sbin/useradd").exists() || !std::path::Path::new("/usr/bin/setpriv").exists() {
+        // The VM lane's initramfs has neither; there the v2 test below runs.
+        eprintln!("SKIP: needs useradd and setpriv to make and become the test user");
+        return t.finish();
+    }
     // The user must be able to reach the binary: a private copy in the scratch dir (0755 path).
     let hull = t.bin();
     let u = RootlessUser::ensure();
@@ -289,6 +294,10 @@ fn rootless_uses_a_delegated_cgroup_v2_subtree() {
     let (ok, out) = as_user(&["update", "--pids-limit", "20", &b.id]);
     assert!(ok, "{out}");
     assert_eq!(read_trim(ctr.join("pids.max")), "20");
+    // Statistics of a cgroup with only memory and pids enabled.
+    let (ok, out) = as_user(&["events", "--stats", &b.id]);
+    assert!(ok && out.contains("\"pids\":{\"current\":"), "{out}");
+    assert!(out.contains(&format!("\"limit\":{}", 32u64 << 20)), "memory limit in the statistics: {out}");
     let (ok, out) = as_user(&["ps", "--format", "json", &b.id]);
     assert!(ok && out.starts_with('['), "{out}");
     let (ok, out) = as_user(&["delete", "--force", &b.id]);

@@ -6,6 +6,7 @@
 
 pub mod device_filter;
 mod systemd_busy;
+mod v2_stats;
 
 use systemd_busy::{while_systemd_busy, SYSTEMD_BUSY_LIMIT};
 
@@ -464,6 +465,10 @@ impl Cgroup {
     }
 
     pub fn stats(&self) -> Result<libcgroups::stats::Stats> {
+        // On v2, read only the controllers the cgroup has (libcgroups fails on a missing one).
+        if matches!(self.setup, CgroupSetup::Unified) {
+            return Ok(v2_stats::read(&self.dir()));
+        }
         self.manager.stats().map_err(|e| self.err(format!("statistics: {e}")))
     }
 

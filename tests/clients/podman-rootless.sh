@@ -79,6 +79,8 @@ s_detached_exec_stop() {
     expect_rc 0 || return 1
     x "${P[@]}" exec rl sh -c 'echo exec-ok; exit 5'
     expect_rc 5 && expect_out '^exec-ok$' || return 1
+    xtty "${P[@]}" exec -it rl sh -c 'tty; echo exec-tty-ok'
+    expect_rc 0 && expect_out '^/dev/pts/[0-9]+$' && expect_out '^exec-tty-ok$' || return 1
     x "${P[@]}" top rl
     expect_rc 0 && expect_out 'sleep 1000' || return 1
     x "${P[@]}" stop -t 1 rl
@@ -112,7 +114,7 @@ s_unshare() {
 
 scenario "rootless podman import (storage in the user's home)" s_import
 scenario "rootless podman run --rm: root in the container is the user" s_run
-scenario "rootless podman run -d, exec, top, stop, rm" s_detached_exec_stop
+scenario "rootless podman run -d, exec, exec -it, top, stop, rm" s_detached_exec_stop
 scenario "rootless podman run -it (tty, under script)" s_run_it
 scenario "rootless podman run: a failing create shows the runtime's error" s_create_fails
 scenario "podman unshare + $RUNTIME_NAME run (inside someone else's user namespace)" s_unshare

@@ -306,7 +306,10 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
 /// Save state.json while create still runs (`creating`): the init and its cgroup exist, so a
 /// create killed from here on leaves what `delete --force` needs to remove them.
 fn save_creating(dir: &ContainerDir, state: &mut State, pid: i32, cgroup: Option<&Cgroup>) -> Result<()> {
-    state.init_start_time = process_start_time(pid).unwrap_or(0);
+    // The start time is what tells this init from a later process with its pid: a state saved
+    // without it would make every later status read "stopped".
+    state.init_start_time = process_start_time(pid)
+        .ok_or_else(|| Error::Init(format!("the container's init (pid {pid}) exited during setup: /proc/{pid}/stat is gone")))?;
     state.cgroup = cgroup.map(|c| c.record.clone()).unwrap_or_default();
     dir.save(state)
 }

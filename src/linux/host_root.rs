@@ -28,7 +28,7 @@ pub fn bind(rootfs: &Path) -> Result<u64> {
     match (id, private) {
         (Ok(id), Ok(())) => Ok(id),
         (id, private) => {
-            let _ = umount2(rootfs, MntFlags::MNT_DETACH);
+            let _ = umount2(rootfs, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW);
             Err(match (id, private) {
                 (Err(e), _) => Error::sys(format!("statx {rootfs:?}"), e),
                 (_, Err(e)) => Error::sys(format!("make rootfs bind {rootfs:?} private"), e),
@@ -50,7 +50,7 @@ pub fn detach(rootfs: &Path, id: u64) -> Result<()> {
                 "the container's rootfs bind (mount {id}) is now at {at:?}, not {rootfs:?}: left in place"
             )));
         }
-        match umount2(rootfs, MntFlags::MNT_DETACH) {
+        match umount2(rootfs, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW) {
             Ok(()) | Err(Errno::EINVAL) if mount_point_of_id(id).is_none() => return Ok(()),
             Ok(()) => continue,
             Err(e) => return Err(Error::sys(format!("unmount the container's rootfs bind {rootfs:?}"), e)),

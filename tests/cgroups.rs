@@ -557,12 +557,11 @@ fn systemd_running() -> bool {
     Path::new("/run/systemd/system").is_dir()
 }
 
-/// The tests that talk to systemd take turns. systemd 252's private socket does not dispatch a
-/// method call that arrives in the same read as the client's auth BEGIN until more data comes,
-/// and libcgroups sends the two back to back: when systemd is slow to read (several clients at
-/// once on an emulated VM), each such connection waits out libcgroups' 10 s receive timeout
-/// (issue 13). hull itself now talks to systemd only for create, update and a scope that does
-/// not empty; the tests still serialize so the lane does not depend on that race.
+/// The tests that talk to systemd take turns, so that each one's D-Bus calls are its own to
+/// explain. (systemd 252's private socket does not dispatch a method call that arrives in the
+/// same read as the client's auth BEGIN until more data comes; libcgroups sent the two back to
+/// back, and on the loaded VM each connection then waited out a 10 s receive timeout: fixed in
+/// third_party/libcgroups, see its PATCHES.md.)
 static SYSTEMD_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// `--systemd-cgroup` needs `slice:prefix:name`, and a running systemd: clear errors otherwise,

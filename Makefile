@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 HULL_RELEASE := target/x86_64-unknown-linux-gnu/release/hull
 ROOTFS := bundles/busybox/rootfs
 
-.PHONY: all build release rootfs demo test test-fresh test-attacks soak fuzz fuzz-smoke cargo-fuzz unit bench clean test-clients test-cgroupv2
+.PHONY: all build release rootfs demo test test-fresh test-attacks soak fuzz fuzz-smoke cargo-fuzz unit bench bench-instructions clean test-clients test-cgroupv2
 
 all: build
 
@@ -100,10 +100,25 @@ test-clients:
 # conformance-ci (fails only on cases that fail for hull but pass for runc).
 include oci-conformance/conformance.mk
 
+BENCH_PACKAGES := $(DEMO_PACKAGES) hyperfine=hyperfine jq=jq /usr/sbin/runc=runc crun=crun \
+	/usr/bin/time=time valgrind=valgrind
+# BENCH_N: containers present for the state and list figures.
+BENCH_N ?= 1000
+
+# run and the lifecycle, the other verbs, RSS, CPU, sizes and instructions, against runc and
+# crun in one run: docs/benchmarks.md and its charts.
 bench:
-	@scripts/ensure-packages.sh "make bench" $(DEMO_PACKAGES) hyperfine=hyperfine jq=jq /usr/sbin/runc=runc crun=crun
+	@scripts/ensure-packages.sh "make bench" $(BENCH_PACKAGES)
 	$(MAKE) release rootfs
-	bench/bench.sh $(HULL_RELEASE) 100
+	bench/bench.sh $(HULL_RELEASE) 100 > target/bench-timing.txt && cat target/bench-timing.txt
+	bench/suite.sh $(HULL_RELEASE) target/bench-figures.txt $(BENCH_N)
+	bench/report.sh target/bench-timing.txt target/bench-figures.txt docs
+
+# Instructions per verb against bench/instructions.txt (CI): more than 10 % above fails.
+bench-instructions:
+	@scripts/ensure-packages.sh "make bench-instructions" $(DEMO_PACKAGES) jq=jq valgrind=valgrind
+	$(MAKE) release rootfs
+	bench/instructions.sh $(HULL_RELEASE) --check bench/instructions.txt
 
 clean:
 	$(CARGO) clean

@@ -119,8 +119,9 @@ fn an_unprivileged_user_runs_execs_and_deletes_containers() {
         eprintln!("SKIP: needs useradd and setpriv to make and become the test user");
         return t.finish();
     }
-    // The user must be able to reach the binary: a private copy in the scratch dir (0755 path).
-    let hull = t.bin();
+    // The user must be able to reach the binary: a private copy in the scratch dir (the checkout
+    // may be under a 0700 home, as in the fresh-machine lane).
+    let hull = t.private_runtime();
     let u = RootlessUser::ensure();
     let (uid, gid) = (u.uid, u.gid);
 
@@ -249,7 +250,7 @@ fn rootless_uses_a_delegated_cgroup_v2_subtree() {
     b.write();
     chown(&b.dir.join("config.json"), false);
     let procs = session.join("cgroup.procs");
-    let hull = t.bin();
+    let hull = t.private_runtime();
     let as_user = |args: &[&str]| -> (bool, String) {
         let mut c = Command::new(&hull);
         c.args(["--root", state_dir.to_str().unwrap()]).args(args).env_clear().env("XDG_RUNTIME_DIR", &state_dir).env("PATH", "/usr/bin:/bin");

@@ -161,6 +161,16 @@ pub struct Rootless {
     created_user: bool,
     created_rundir: bool,
     torn_down: std::sync::atomic::AtomicBool,
+    /// Copies of runtimes the user could not reach where they are (a checkout under a 0700
+    /// home): program -> copy, in `bin_dir`.
+    copies: std::sync::Mutex<std::collections::HashMap<PathBuf, PathBuf>>,
+    bin_dir: PathBuf,
+}
+
+/// True when every directory above `p` lets others search it (the user is neither the owner
+/// nor in the group of root's directories).
+fn reachable_by_others(p: &Path) -> bool {
+    p.ancestors().skip(1).all(|d| fs::metadata(d).map(|m| m.permissions().mode() & 0o001 != 0).unwrap_or(false))
 }
 
 fn run_quiet(prog: &str, args: &[&str]) -> Result<(), String> {
@@ -243,6 +253,8 @@ impl Rootless {
             created_user,
             created_rundir,
             torn_down: std::sync::atomic::AtomicBool::new(false),
+            copies: Default::default(),
+            bin_dir: std::env::temp_dir().join(format!("oci-conformance-rootless-bin-{}", std::process::id())),
         };
         Ok(r)
     }
@@ -272,6 +284,7 @@ impl Rootless {
         if self.created_rundir {
             crate::suite::safe_remove_dir(&self.rundir);
         }
+        let _ = fs::remove_dir_all(&self.bin_dir);
         if self.created_user {
             // a runtime process of the user may still be exiting: retry briefly
             let mut last = String::new();
@@ -289,6 +302,7 @@ impl Rootless {
     /// `setpriv ... env -i ... <program> <args>`: the runtime as the user, with
     /// a login-like environment and nothing inherited from the runner.
     pub fn command(&self, program: &Path, args: &[OsString]) -> Command {
+        let program = self.reachable(program);
         let mut c = Command::new("/usr/bin/setpriv");
         c.arg("--reuid")
             .arg(self.uid.to_string())
@@ -304,6 +318,35 @@ impl Rootless {
             .arg(program)
             .args(args);
         c
+    }
+
+    /// `program`, or a copy of it the user can execute when a directory above it is closed to
+    /// others (a checkout under /root).
+    fn reachable(&self, program: &Path) -> PathBuf {
+        if reachable_by_others(program) {
+            return program.to_path_buf();
+        }
+        let mut copies = self.copies.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = copies.get(program) {
+            return c.clone();
+        }
+        let dir = self.bin_dir.join(copies.len().to_string());
+        let copy = dir.join(program.file_name().unwrap_or_default());
+        let made = fs::create_dir_all(&dir)
+            .and_then(|()| fs::set_permissions(&self.bin_dir, fs::Permissions::from_mode(0o755)))
+            .and_then(|()| fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)))
+            .and_then(|()| fs::copy(program, &copy).map(|_| ()))
+            .and_then(|()| fs::set_permissions(&copy, fs::Permissions::from_mode(0o755)));
+        match made {
+            Ok(()) => {
+                copies.insert(program.to_path_buf(), copy.clone());
+                copy
+            }
+            Err(e) => {
+                eprintln!("oci-conformance: copy {} where the test user can run it: {}", program.display(), e);
+                program.to_path_buf()
+            }
+        }
     }
 
     /// Make a directory the user's (state roots).

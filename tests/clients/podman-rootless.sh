@@ -10,6 +10,11 @@ LANE=podman-rootless
 lane_setup
 build_rootfs
 PUSER=hullpodman
+# The user must reach the runtime: a copy in the work dir (the checkout may be under a 0700 home).
+mkdir -p "$WORK/rt" && chmod 755 "$WORK/rt"
+cp "$RUNTIME" "$WORK/rt/$RUNTIME_NAME" && chmod 755 "$WORK/rt/$RUNTIME_NAME"
+RUNTIME=$WORK/rt/$RUNTIME_NAME
+make_wrapper "$WRAPPER" "$RUNTIME"
 
 # The user, its runtime dir, and what it must reach in the lane's work dir.
 if id -u "$PUSER" > /dev/null 2>&1; then MADE_USER=0; else

@@ -1,0 +1,101 @@
+#!/bin/bash
+# The verbs beyond run and the lifecycle (bench/bench.sh times those), for hull, runc and crun in
+# the same run, all in one private mount namespace (crun 1.8 needs the hybrid host's cgroup2
+# mount hidden, see TESTING.md):
+#   - exec of `true` into a running container (hyperfine);
+#   - state and list with N containers present, and the delete of each of them;
+#   - throughput: 100 `run`s, 4 at a time, in containers per second;
+#   - peak RSS of `run` and of `create` (GNU time, the runtime and what it waited for);
+#   - user and system CPU of `run` (hyperfine);
+#   - binary size;
+#   - instructions executed (valgrind's callgrind) by hull's verbs that callgrind can follow:
+#     state of a missing container, state of a created one, list, spec, features. Noise cannot
+#     move these; create/run/exec cannot be counted (valgrind lacks fsopen and clone3 with
+#     namespaces).
+# Writes key=value lines to OUT (read by bench/report.sh).
+# usage: bench/suite.sh HULL_BINARY OUT [N_CONTAINERS]
+set -eu
+hull=$(realpath "${1:?usage: suite.sh HULL_BINARY OUT [N]}")
+out=$(realpath -m "${2:?usage: suite.sh HULL_BINARY OUT [N]}")
+n=${3:-1000}
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+work=$(mktemp -d /tmp/hull-bench-suite.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+rootfs="$top/bundles/busybox/rootfs"
+[ -x "$rootfs/bin/busybox" ] || "$top/bundles/build-rootfs.sh" "$rootfs"
+for rt in hull runc crun; do
+  for kind in true sleep; do
+    mkdir -p "$work/$rt-$kind"
+    args='["true"]'; [ "$kind" = sleep ] && args='["sleep","100000"]'
+    jq --arg root "$rootfs" --arg cg "/hull-bench/$rt-$kind" --argjson args "$args" '
+        .ociVersion = "1.0.2" | .root.path = $root | .root.readonly = true | .process.args = $args |
+        .process.terminal = false | .linux.cgroupsPath = $cg | del(.hostname) |
+        .linux.namespaces |= map(select(.type != "uts"))' \
+      "$top/bundles/busybox/config.json" > "$work/$rt-$kind/config.json"
+  done
+done
+# The N containers of the state/list figures: a bundle each, for a cgroup each under the prefix.
+for rt in hull runc crun; do
+  jq '.linux.cgroupsPath = "@CG@"' "$work/$rt-sleep/config.json" > "$work/$rt-sleep.tmpl"
+  for i in $(seq "$n"); do
+    mkdir -p "$work/$rt-many/$i"
+    sed "s|@CG@|/hull-bench/$rt-many/$i|" "$work/$rt-sleep.tmpl" > "$work/$rt-many/$i/config.json"
+  done
+done
+
+cat > "$work/inner.sh" <<EOF
+set -eu
+mount -t tmpfs -o size=4k hide /sys/fs/cgroup/unified
+say() { echo "\$1=\$2" >> "$out"; }
+bin() { if [ "\$1" = hull ]; then echo "$hull"; else echo "\$1"; fi; }
+hf() { hyperfine -N --warmup 3 --runs "\$1" --export-json "$work/hf.json" "\$2" > /dev/null 2>> "$work/hyperfine.err"; }
+: > "$out"
+say machine "\$(nproc) cores, kernel \$(uname -r), cgroup v1 hybrid (cgroup2 mount hidden for crun)"
+for rt in hull runc crun; do
+  b=\$(bin \$rt); r="\$b --root /run/hull-bench-\$rt"
+  say "size.\$rt" "\$(stat -L -c %s \$(command -v \$b))"
+  # run: CPU from hyperfine, peak RSS from GNU time (median of 9).
+  hf 30 "\$r run --bundle $work/\$rt-true run-\$rt"
+  say "run.user_ms.\$rt" "\$(jq '.results[0].user * 1000 | . * 100 | round / 100' $work/hf.json)"
+  say "run.system_ms.\$rt" "\$(jq '.results[0].system * 1000 | . * 100 | round / 100' $work/hf.json)"
+  for verb in run create; do
+    for i in \$(seq 9); do
+      if [ \$verb = run ]; then
+        /usr/bin/time -f %M -o "$work/rss" \$r run --bundle $work/\$rt-true rss-\$rt > /dev/null
+      else
+        /usr/bin/time -f %M -o "$work/rss" \$r create --bundle $work/\$rt-sleep rss-\$rt > /dev/null
+        \$r delete --force rss-\$rt
+      fi
+      tail -1 "$work/rss"
+    done | sort -n | sed -n 5p > "$work/rss.med"
+    say "rss_kb.\$verb.\$rt" "\$(cat $work/rss.med)"
+  done
+  # exec into a running container.
+  \$r run -d --bundle $work/\$rt-sleep ex-\$rt > /dev/null
+  hf 30 "\$r exec ex-\$rt true"
+  say "exec_ms.\$rt" "\$(jq '.results[0].median * 1000 | . * 100 | round / 100' $work/hf.json)"
+  \$r delete --force ex-\$rt
+  # throughput: 100 runs, 4 at a time.
+  t0=\$(date +%s.%N)
+  seq 100 | xargs -P 4 -I{} \$r run --bundle $work/\$rt-true tp-\$rt-{} > /dev/null
+  t1=\$(date +%s.%N)
+  say "throughput_per_s.\$rt" "\$(awk -v a=\$t0 -v b=\$t1 'BEGIN { printf "%.1f", 100 / (b - a) }')"
+  # state and list with $n containers present (created, each in its own default cgroup).
+  for i in \$(seq $n); do \$r create --bundle $work/\$rt-many/\$i m-\$i > /dev/null; done
+  hf 20 "\$r state m-1"
+  say "state_ms_$n.\$rt" "\$(jq '.results[0].median * 1000 | . * 100 | round / 100' $work/hf.json)"
+  hf 10 "\$r list"
+  say "list_ms_$n.\$rt" "\$(jq '.results[0].median * 1000 | . * 100 | round / 100' $work/hf.json)"
+  t0=\$(date +%s.%N)
+  for i in \$(seq $n); do \$r delete --force m-\$i; done
+  t1=\$(date +%s.%N)
+  say "delete_ms.\$rt" "\$(awk -v a=\$t0 -v b=\$t1 'BEGIN { printf "%.2f", (b - a) * 1000 / $n }')"
+  rm -rf /run/hull-bench-\$rt
+done
+EOF
+unshare --mount --propagation private bash "$work/inner.sh" || { cat "$work/hyperfine.err" 2>/dev/null; exit 1; }
+for d in /sys/fs/cgroup/*/hull-bench; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done; true
+
+# Instructions (callgrind), hull only: the figures the CI gate compares with bench/instructions.txt.
+"$here/instructions.sh" "$hull" >> "$out"

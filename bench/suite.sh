@@ -35,12 +35,18 @@ for rt in hull runc crun; do
       "$top/bundles/busybox/config.json" > "$work/$rt-$kind/config.json"
   done
 done
-# The N containers of the state/list figures: a bundle each, for a cgroup each under the prefix.
+# The N containers of the state/list figures and the 100 of the throughput figure: a bundle
+# each, for a cgroup each under the prefix (containers alive at the same time do not share one).
 for rt in hull runc crun; do
   jq '.linux.cgroupsPath = "@CG@"' "$work/$rt-sleep/config.json" > "$work/$rt-sleep.tmpl"
+  jq '.linux.cgroupsPath = "@CG@"' "$work/$rt-true/config.json" > "$work/$rt-true.tmpl"
   for i in $(seq "$n"); do
     mkdir -p "$work/$rt-many/$i"
     sed "s|@CG@|/hull-bench/$rt-many/$i|" "$work/$rt-sleep.tmpl" > "$work/$rt-many/$i/config.json"
+  done
+  for i in $(seq 100); do
+    mkdir -p "$work/$rt-tp/$i"
+    sed "s|@CG@|/hull-bench/$rt-tp/$i|" "$work/$rt-true.tmpl" > "$work/$rt-tp/$i/config.json"
   done
 done
 
@@ -78,7 +84,7 @@ for rt in hull runc crun; do
   \$r delete --force ex-\$rt
   # throughput: 100 runs, 4 at a time.
   t0=\$(date +%s.%N)
-  seq 100 | xargs -P 4 -I{} \$r run --bundle $work/\$rt-true tp-\$rt-{} > /dev/null
+  seq 100 | xargs -P 4 -I{} \$r run --bundle $work/\$rt-tp/{} tp-\$rt-{} > /dev/null
   t1=\$(date +%s.%N)
   say "throughput_per_s.\$rt" "\$(awk -v a=\$t0 -v b=\$t1 'BEGIN { printf "%.1f", 100 / (b - a) }')"
   # state and list with $n containers present (created, each in its own default cgroup).

@@ -506,6 +506,38 @@ fn delete_keeps_a_cgroup_it_did_not_create() {
     t.finish();
 }
 
+/// Two containers with pid namespaces of their own sharing one cgroupsPath (the spec allows it):
+/// deleting the one that made the cgroup leaves the other running (what is left in the cgroup is
+/// the other's), as runc does; the cgroup is left to it with a warning.
+#[test]
+fn delete_does_not_kill_another_container_sharing_the_cgroup() {
+    let Some(t) = setup("cg_shared") else { return };
+    let shared = format!("/{CG_PREFIX}/{}", t.id());
+    let a = t.id_with("a");
+    let b_id = t.id_with("b");
+    let mut ba = t.bundle_for(&a);
+    ba.args(&["sleep", "100000"]);
+    ba.set("/linux/cgroupsPath", json!(shared));
+    let mut bb = t.bundle_for(&b_id);
+    bb.args(&["sleep", "100000"]);
+    bb.set("/linux/cgroupsPath", json!(shared));
+    t.create_start(&ba);
+    let pid_b = t.create_start(&bb);
+    let out = t.rt(&["delete", "--force", &a]);
+    out.assert_ok();
+    assert_eq!(t.status(&b_id).as_deref(), Some("running"), "the other container was killed\n{}", out.show());
+    assert!(Path::new(&format!("/proc/{pid_b}")).exists());
+    if is_hull() {
+        assert!(out.error_text().contains("another container sharing it"), "{}", out.show());
+    }
+    t.rt(&["delete", "--force", &b_id]).assert_ok();
+    // Made by a, left to b, which did not make it: removed here.
+    for h in cgroup_hierarchies() {
+        let _ = fs::remove_dir(h.join(&shared[1..]));
+    }
+    t.finish();
+}
+
 /// A limit for a controller the host does not provide is an error naming the config field and
 /// the controller, and leaves nothing behind. On this hybrid host, a private cgroup2 mount at
 /// /sys/fs/cgroup is a pure v2 view whose controllers are all bound to v1: it has no pids.

@@ -100,7 +100,7 @@ impl Cgroup {
         }
         // Deepest first, the order of removal.
         created_dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-        let record = CgroupRecord { path, created: !created_dirs.is_empty(), created_dirs, systemd: false, unified: None, none: false };
+        let record = CgroupRecord { path, created: !created_dirs.is_empty(), created_dirs, systemd: false, unified: None, none: false, shares_pid_ns: false };
         Self::with_setup(record, setup, id)
     }
 
@@ -114,7 +114,7 @@ impl Cgroup {
         if !matches!(setup, CgroupSetup::Unified) {
             return refuse("hull's systemd driver needs a pure cgroup v2 host; this one has v1 controllers");
         }
-        let record = CgroupRecord { path: path.clone(), created: true, created_dirs: vec![], systemd: true, unified: None, none: false };
+        let record = CgroupRecord { path: path.clone(), created: true, created_dirs: vec![], systemd: true, unified: None, none: false, shares_pid_ns: false };
         Self::with_setup(record, setup, id)
     }
 
@@ -486,20 +486,25 @@ impl Cgroup {
 }
 
 /// Remove the directories create made for a container's cgroup, deepest first. A leaf that still
-/// has processes (a zombie being released, or processes of a shared pid namespace) has them
-/// killed first; a parent another container still uses is left. Nothing that existed before
-/// create is touched. Needs no libcgroups manager: this is on the path of every `delete`.
+/// has processes is waited for (a zombie being released); they are killed first only when the
+/// container has no pid namespace of its own, so they are its own (as runc). Otherwise they
+/// belong to another container sharing the cgroup, and the leaf is left to it with a warning. A
+/// parent another container still uses is left. Nothing that existed before create is touched.
+/// Needs no libcgroups manager: this is on the path of every `delete`.
 pub fn remove(record: &CgroupRecord) -> Result<()> {
     if record.systemd {
         return remove_systemd(record);
     }
     let rel = record.rel();
+    let mut left = Vec::new();
     for dir in &record.created_dirs {
         match fs::remove_dir(dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            // What is alive there belongs to another container sharing the cgroup: left to it.
+            Err(_) if dir.ends_with(rel) && !record.shares_pid_ns && has_live_processes(dir) => left.push(dir),
             Err(_) if dir.ends_with(rel) => {
-                if !kill_all(record) {
+                if record.shares_pid_ns && !kill_all(record) {
                     let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
                     for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
                         let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
@@ -510,6 +515,15 @@ pub fn remove(record: &CgroupRecord) -> Result<()> {
             // A parent with another container's cgroup in it.
             Err(_) => {}
         }
+    }
+    if let Some(first) = left.first() {
+        crate::log::warn(format!(
+            "cgroup {} still has processes of another container sharing it ({} hierarch{}): left to it",
+            rel.display(),
+            left.len(),
+            if left.len() == 1 { "y" } else { "ies" }
+        ));
+        crate::log::debug(format!("left: {first:?} and the rest of {left:?}"));
     }
     Ok(())
 }
@@ -607,6 +621,16 @@ fn hierarchy_roots(setup: &CgroupSetup) -> Vec<PathBuf> {
         }
     }
     v
+}
+
+/// True when a process listed in the cgroup is alive (not a zombie being released).
+fn has_live_processes(dir: &Path) -> bool {
+    fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default().lines().any(|pid| {
+        fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+            .ok()
+            .and_then(|st| st.rfind(')').and_then(|i| st[i + 1..].split_whitespace().next().map(|s| s != "Z" && s != "X")))
+            .unwrap_or(false)
+    })
 }
 
 fn rmdir_retry(dir: &Path) -> Result<()> {

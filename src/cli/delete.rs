@@ -27,7 +27,12 @@ pub fn run(g: &Globals, a: DeleteArgs) -> Result<()> {
     match dir.status(&state) {
         Status::Stopped | Status::Created => {}
         Status::Running | Status::Paused | Status::Creating if a.force => {
-            container::signal(&dir, &state, Signal::SIGKILL, true)?;
+            // As runc: the init, whose death ends a pid namespace of its own and everything in
+            // it; every process of the cgroup only when the container shares a pid namespace
+            // (or is paused: the kill thaws it). A cgroup shared with another container keeps
+            // that container's processes.
+            let all = state.cgroup.shares_pid_ns || dir.status(&state) == Status::Paused;
+            container::signal(&dir, &state, Signal::SIGKILL, all)?;
             container::wait_stopped(&state, Duration::from_secs(10));
         }
         Status::Running | Status::Paused | Status::Creating => {

@@ -61,6 +61,11 @@ pub struct CgroupRecord {
     pub created_dirs: Vec<PathBuf>,
     #[serde(default)]
     pub systemd: bool,
+    /// The container has no pid namespace of its own (inherited or joined): processes left in its
+    /// cgroup at delete are its own and are killed, as runc does. With a pid namespace of its own
+    /// they died with its init, and what is left belongs to another container sharing the cgroup.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shares_pid_ns: bool,
     /// No cgroup at all: a rootless container where this user could make none.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub none: bool,

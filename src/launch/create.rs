@@ -148,7 +148,8 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         false => Cgroup::prepare_for_clone(cg_path.clone(), opts.id, opts.systemd_cgroup)?,
     };
     let cgroup_fd = match prepared {
-        Some((cg, fd)) => {
+        Some((mut cg, fd)) => {
+            cg.record.shares_pid_ns = !plan.new_pid;
             undo.cgroup = Some(cg);
             Some(fd)
         }
@@ -245,7 +246,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         parent_ch.send(&Msg::Go)?;
         match no_cgroup {
             true => set_oom_score_adj(pid, spec)?,
-            false => place_in_cgroup(pid, cg_path.clone(), opts.id, opts.systemd_cgroup, spec, undo)?,
+            false => place_in_cgroup(pid, cg_path.clone(), opts.id, opts.systemd_cgroup, !plan.new_pid, spec, undo)?,
         }
         crate::log::debug("create: init placed in its cgroup");
         if !saved_at_clone {
@@ -332,7 +333,7 @@ pub(super) fn send_listener(linux: &oci_spec::runtime::Linux, pid: i32, state: s
 }
 
 /// Create the cgroup, move the init into it, apply resources and oom_score_adj.
-fn place_in_cgroup(pid: i32, path: PathBuf, id: &str, systemd: bool, spec: &oci_spec::runtime::Spec, undo: &mut Undo) -> Result<()> {
+fn place_in_cgroup(pid: i32, path: PathBuf, id: &str, systemd: bool, shares_pid_ns: bool, spec: &oci_spec::runtime::Spec, undo: &mut Undo) -> Result<()> {
     let linux = spec.linux().as_ref().ok_or_else(|| Error::config("linux", "missing"))?;
     let cgroup = match undo.cgroup {
         // Made before the clone (pure v2): the init is in it unless the kernel refused
@@ -346,7 +347,9 @@ fn place_in_cgroup(pid: i32, path: PathBuf, id: &str, systemd: bool, spec: &oci_
             c
         }
         None => {
-            let c = undo.cgroup.insert(Cgroup::new_for_create(path, id, systemd)?);
+            let mut cg = Cgroup::new_for_create(path, id, systemd)?;
+            cg.record.shares_pid_ns = shares_pid_ns;
+            let c = undo.cgroup.insert(cg);
             c.add_task(pid)?;
             c
         }

@@ -1,13 +1,15 @@
 //! Fault injection for the tests (`tests/fault_injection.rs`): `HULL_FAULT=<stage>` makes the
 //! step named `stage` fail with "fault injected at <stage>", and `HULL_FAULT=kill:<stage>`
-//! ends the process there with SIGKILL, as a crash or an OOM kill would. Only debug builds
+//! ends the process there with SIGKILL, as a crash or an OOM kill would, and
+//! `HULL_FAULT=pause:<stage>` waits there for half a second (a race's window). Only debug builds
 //! (the ones the tests drive) look at the variable: in a release build every point is empty.
 //!
 //! Stages of create, in order: `state-dir` (runtime, state dir made), `after-clone` (runtime,
 //! init cloned), `after-mount:<i>` (init, config mount i made), `after-cgroup` (runtime, init
 //! placed and limits applied), `after-pivot-root` (init), `before-ready` (init, everything but
 //! the exec fifo done), `before-save` (runtime, before state.json); of start: `before-exec`
-//! (init, fifo opened). `seal-overlay` makes the overlayfs view of the sealed binary fail, so
+//! (init, fifo opened); of delete --force: `delete-before-kill` (status read, kill not yet sent).
+//! `seal-overlay` makes the overlayfs view of the sealed binary fail, so
 //! that create, run and exec take the sealed memfd copy instead.
 
 use crate::error::Result;
@@ -32,6 +34,10 @@ pub fn point(stage: &str, n: Option<usize>) -> Result<()> {
         }
         if want == here {
             return Err(crate::error::Error::Other(format!("fault injected at {here}")));
+        }
+        if want.strip_prefix("pause:") == Some(here.as_str()) {
+            // A window for a race to land in: the point waits half a second.
+            std::thread::sleep(std::time::Duration::from_millis(500));
         }
     }
     #[cfg(not(debug_assertions))]

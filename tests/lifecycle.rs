@@ -395,3 +395,22 @@ fn foreground_run_of_a_container_deleted_elsewhere_says_so() {
     assert_eq!(out.code, Some(137), "the status of the killed process\n{}", out.show());
     t.finish();
 }
+
+/// `delete --force` of a container whose process exits by itself between delete's status read
+/// and its kill succeeds: the kill finds it stopped (the window held open by a fault point).
+#[test]
+fn delete_force_races_a_process_that_exits_by_itself() {
+    let Some(t) = setup("lc_force_race") else { return };
+    if !is_hull() {
+        return t.finish();
+    }
+    let mut b = t.bundle();
+    b.args(&["sleep", "0.2"]);
+    t.create_start(&b);
+    let out = t.rt_with(&["delete", "--force", &b.id], |c| {
+        c.env("HULL_FAULT", "pause:delete-before-kill");
+    });
+    out.assert_ok();
+    t.assert_gone(&b.id);
+    t.finish();
+}

@@ -32,7 +32,12 @@ pub fn run(g: &Globals, a: DeleteArgs) -> Result<()> {
             // (or is paused: the kill thaws it). A cgroup shared with another container keeps
             // that container's processes.
             let all = state.cgroup.shares_pid_ns || dir.status(&state) == Status::Paused;
-            container::signal(&dir, &state, Signal::SIGKILL, all)?;
+            crate::fault::point("delete-before-kill", None)?;
+            match container::signal(&dir, &state, Signal::SIGKILL, all) {
+                // It stopped by itself between the status above and the kill.
+                Ok(()) | Err(Error::WrongState(_)) => {}
+                Err(e) => return Err(e),
+            }
             container::wait_stopped(&state, Duration::from_secs(10));
         }
         Status::Running | Status::Paused | Status::Creating => {

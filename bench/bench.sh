@@ -11,7 +11,19 @@ runs=${2:-100}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 work=$(mktemp -d /tmp/hull-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# Containers a stopped run left behind (their ids are reused) go first, and at the end.
+cleanup() {
+  for rt in hull runc crun; do
+    bin=$rt; [ "$rt" = hull ] && bin=$hull
+    for id in "bench-$rt" "life-$rt"; do "$bin" --root "/run/hull-bench-$rt" delete --force "$id" > /dev/null 2>&1 || true; done
+    rm -rf "/run/hull-bench-$rt"
+  done
+  for d in /sys/fs/cgroup/*/hull-bench; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+  rm -rf "$work"
+}
+cleanup_start() { w=$work; work=/nonexistent; cleanup; work=$w; }
+cleanup_start
+trap cleanup EXIT
 rootfs="$top/bundles/busybox/rootfs"
 [ -x "$rootfs/bin/busybox" ] || "$top/bundles/build-rootfs.sh" "$rootfs"
 for rt in hull runc crun; do
@@ -65,4 +77,4 @@ report() {
 }
 report run "$work"/run-*.json
 report lifecycle "$work"/life-*.json
-for rt in hull runc crun; do rmdir /sys/fs/cgroup/*/hull-bench 2>/dev/null || true; rm -rf "/run/hull-bench-$rt"; done
+

@@ -21,7 +21,20 @@ n=${3:-1000}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 work=$(mktemp -d /tmp/hull-bench-suite.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# Containers a stopped run left behind go first, and at the end.
+cleanup() {
+  for rt in hull runc crun; do
+    bin=$rt; [ "$rt" = hull ] && bin=$hull
+    for id in $("$bin" --root "/run/hull-bench-$rt" list -q 2> /dev/null); do
+      "$bin" --root "/run/hull-bench-$rt" delete --force "$id" > /dev/null 2>&1 || true
+    done
+    rm -rf "/run/hull-bench-$rt"
+  done
+  for d in /sys/fs/cgroup/*/hull-bench; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+  true
+}
+cleanup
+trap 'cleanup; rm -rf "$work"' EXIT
 rootfs="$top/bundles/busybox/rootfs"
 [ -x "$rootfs/bin/busybox" ] || "$top/bundles/build-rootfs.sh" "$rootfs"
 for rt in hull runc crun; do
@@ -101,7 +114,6 @@ for rt in hull runc crun; do
 done
 EOF
 unshare --mount --propagation private bash "$work/inner.sh" || { cat "$work/hyperfine.err" 2>/dev/null; exit 1; }
-for d in /sys/fs/cgroup/*/hull-bench; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done; true
 
 # Instructions (callgrind), hull only: the figures the CI gate compares with bench/instructions.txt.
 "$here/instructions.sh" "$hull" >> "$out"

@@ -65,7 +65,8 @@ done
 
 cat > "$work/inner.sh" <<EOF
 set -eu
-mount -t tmpfs -o size=4k hide /sys/fs/cgroup/unified
+# Big enough for what crun writes into it for 1,000 containers (a file is a page).
+mount -t tmpfs -o size=64m hide /sys/fs/cgroup/unified
 say() { echo "\$1=\$2" >> "$out"; }
 bin() { if [ "\$1" = hull ]; then echo "$hull"; else echo "\$1"; fi; }
 hf() { hyperfine -N --warmup 3 --runs "\$1" --export-json "$work/hf.json" "\$2" > /dev/null 2>> "$work/hyperfine.err"; }

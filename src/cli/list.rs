@@ -27,27 +27,33 @@ fn user_name(uid: u32) -> Option<String> {
 }
 
 pub fn run(g: &Globals, a: ListArgs) -> Result<()> {
+    use std::io::Write;
     let ids = list_ids(&g.root)?;
+    // One write for the whole listing, not one per line.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if a.quiet {
         for id in ids {
-            println!("{id}");
+            let _ = writeln!(out, "{id}");
         }
+        let _ = out.flush();
         return Ok(());
     }
     let mut rows = Vec::new();
+    // One read of /etc/passwd per owner, not per container.
+    let mut names: std::collections::HashMap<u32, Option<String>> = std::collections::HashMap::new();
     for id in &ids {
         let dir = g.root.join(id);
         let Ok(st) = State::load(&dir) else { continue };
         let mut v = oci_state(&dir, &st);
         let owner = std::fs::metadata(dir.join(crate::container::STATE_FILE))
             .ok()
-            .and_then(|m| user_name(std::os::unix::fs::MetadataExt::uid(&m)));
+            .and_then(|m| names.entry(std::os::unix::fs::MetadataExt::uid(&m)).or_insert_with_key(|uid| user_name(*uid)).clone());
         v["owner"] = owner.map(serde_json::Value::from).unwrap_or(serde_json::Value::Null);
         rows.push(v);
     }
     match a.format.as_str() {
         "json" => {
-            println!("{}", serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into()));
+            let _ = writeln!(out, "{}", serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into()));
         }
         "table" => {
             let mut lines = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
@@ -58,10 +64,12 @@ pub fn run(g: &Globals, a: ListArgs) -> Result<()> {
             let widths: Vec<usize> = (0..6).map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0)).collect();
             for l in lines {
                 let cols: Vec<String> = l.iter().enumerate().map(|(i, c)| format!("{:w$}", c, w = widths[i])).collect();
-                println!("{}", cols.join("   ").trim_end());
+                let _ = writeln!(out, "{}", cols.join("   ").trim_end());
             }
         }
         other => return Err(Error::Usage(format!("invalid format option {other:?}: expected table or json"))),
     }
+    // A reader that went away (`hull list | head`) is not an error.
+    let _ = out.flush();
     Ok(())
 }

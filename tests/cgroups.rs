@@ -596,6 +596,22 @@ fn systemd_running() -> bool {
 /// third_party/libcgroups, see its PATCHES.md.)
 static SYSTEMD_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// A test of the systemd driver: the test, its container id, and a bundle running `sleep` in
+/// the scope `system.slice:hull-test:<id>`. None (after saying so) without systemd on cgroup v2.
+fn systemd_test(name: &str) -> Option<(Test, String, Bundle)> {
+    let t = setup(name)?;
+    if !systemd_running() || !cgroup_v2() {
+        eprintln!("SKIP: needs systemd as PID 1 on a cgroup v2 host (the VM lane boots one)");
+        t.finish();
+        return None;
+    }
+    let id = t.id();
+    let mut b = t.bundle();
+    b.args(&["sleep", "100000"]);
+    b.set("/linux/cgroupsPath", json!(format!("system.slice:hull-test:{id}")));
+    Some((t, id, b))
+}
+
 /// `--systemd-cgroup` needs `slice:prefix:name`, and a running systemd: clear errors otherwise,
 /// nothing left behind.
 #[test]
@@ -625,15 +641,7 @@ fn systemd_driver_bad_input() {
 #[test]
 fn systemd_driver_places_limits_and_removes_the_scope() {
     let _turn = SYSTEMD_TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(t) = setup("cg_systemd") else { return };
-    if !systemd_running() || !cgroup_v2() {
-        eprintln!("SKIP: needs systemd as PID 1 on a cgroup v2 host (the VM lane boots one)");
-        return t.finish();
-    }
-    let id = t.id();
-    let mut b = t.bundle();
-    b.args(&["sleep", "100000"]);
-    b.set("/linux/cgroupsPath", json!(format!("system.slice:hull-test:{id}")));
+    let Some((t, id, mut b)) = systemd_test("cg_systemd") else { return };
     b.set("/linux/resources/memory", json!({"limit": 64 << 20}));
     b.set("/linux/resources/pids", json!({"limit": 32}));
     b.write();
@@ -664,15 +672,7 @@ fn systemd_driver_places_limits_and_removes_the_scope() {
 #[test]
 fn systemd_scope_verbs_other_than_create_and_update_need_no_dbus() {
     let _turn = SYSTEMD_TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(t) = setup("cg_systemd_nodbus") else { return };
-    if !systemd_running() || !cgroup_v2() {
-        eprintln!("SKIP: needs systemd as PID 1 on a cgroup v2 host (the VM lane boots one)");
-        return t.finish();
-    }
-    let id = t.id();
-    let mut b = t.bundle();
-    b.args(&["sleep", "100000"]);
-    b.set("/linux/cgroupsPath", json!(format!("system.slice:hull-test:{id}")));
+    let Some((t, id, mut b)) = systemd_test("cg_systemd_nodbus") else { return };
     b.write();
     t.rt(&["--systemd-cgroup", "run", "-d", "--bundle", b.dir_str(), &id]).assert_ok();
     let dir = Path::new(CG_ROOT).join(format!("system.slice/hull-test-{id}.scope"));

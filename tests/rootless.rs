@@ -181,6 +181,19 @@ fn an_unprivileged_user_runs_execs_and_deletes_containers() {
     let (ok, out, err) = u.sh(&hull, "cd b6 && \"$HULL\" run rl6");
     assert!(ok && out.contains("nodes-ok"), "{out}\n{}", said(&err));
 
+    // 5c. A container without a cgroup never reads one: a frozen cgroup of someone else's at the
+    //     path its config names does not make it "paused".
+    let freezer = std::path::Path::new(CG_ROOT).join("freezer").join(CG_PREFIX).join(format!("rootless-{}", std::process::id()));
+    if std::fs::create_dir_all(&freezer).is_ok() {
+        std::fs::write(freezer.join("freezer.state"), "FROZEN").unwrap();
+        let path = format!("/{CG_PREFIX}/rootless-{}", std::process::id());
+        user_bundle(&u, &hull, "b7", &["sleep", "100"], |c| c["linux"]["cgroupsPath"] = json!(path));
+        let (ok, out, err) = u.sh(&hull, "cd b7 && \"$HULL\" run -d rl7 && \"$HULL\" state rl7; \"$HULL\" delete --force rl7");
+        let _ = std::fs::write(freezer.join("freezer.state"), "THAWED");
+        let _ = std::fs::remove_dir(&freezer);
+        assert!(ok && out.contains("\"status\": \"running\""), "{out}\n{}", said(&err));
+    }
+
     // 5. A limit where no cgroup is writable by the user (cgroup v1): refused by name.
     if !cgroup_v2() {
         user_bundle(&u, &hull, "b5", &["true"], |c| c["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}}));

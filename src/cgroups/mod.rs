@@ -676,6 +676,9 @@ pub fn join(record: &CgroupRecord, pid: i32, sub: Option<&str>) -> Result<()> {
 /// pure v2 or the unified tree of a hybrid host; frozen processes die too). False when the
 /// kernel has no cgroup.kill, so the caller signals the processes one by one.
 pub fn kill_all(record: &CgroupRecord) -> bool {
+    if record.none {
+        return false;
+    }
     let rel = record.rel();
     [Path::new(UNIFIED_HYBRID).join(rel), Path::new(CGROUP_ROOT).join(rel)]
         .iter()
@@ -690,6 +693,11 @@ pub fn pure_v2() -> bool {
 
 /// The container's cgroup (or `sub` below it) relative to the v2 root, on a pure v2 host.
 fn v2_rel(record: &CgroupRecord, sub: Option<&str>) -> Option<PathBuf> {
+    // A container without a cgroup (rootless) has none to hold or clone into, whatever
+    // directory its path might name.
+    if record.none {
+        return None;
+    }
     let mut rel = record.rel().to_path_buf();
     if let Some(s) = sub {
         rel.push(s.trim_start_matches('/'));
@@ -714,6 +722,9 @@ pub fn open_for_exec(record: &CgroupRecord, sub: Option<&str>) -> Option<OwnedFd
 
 /// True when the container's freezer says frozen. Read directly: this runs for every `state`.
 pub fn is_frozen(record: &CgroupRecord) -> bool {
+    if record.none {
+        return false;
+    }
     let rel = record.rel();
     let v1 = Path::new(CGROUP_ROOT).join("freezer").join(rel).join("freezer.state");
     if let Ok(s) = fs::read_to_string(&v1) {

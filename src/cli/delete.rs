@@ -24,14 +24,15 @@ pub fn run(g: &Globals, a: DeleteArgs) -> Result<()> {
         Err(e) => return Err(e),
     };
     let state = dir.load()?;
-    match dir.status(&state) {
+    let status = dir.status(&state);
+    match status {
         Status::Stopped | Status::Created => {}
         Status::Running | Status::Paused | Status::Creating if a.force => {
             // As runc: the init, whose death ends a pid namespace of its own and everything in
             // it; every process of the cgroup only when the container shares a pid namespace
             // (or is paused: the kill thaws it). A cgroup shared with another container keeps
             // that container's processes.
-            let all = state.cgroup.shares_pid_ns || dir.status(&state) == Status::Paused;
+            let all = state.cgroup.shares_pid_ns || status == Status::Paused;
             crate::fault::point("delete-before-kill", None)?;
             match container::signal(&dir, &state, Signal::SIGKILL, all) {
                 // It stopped by itself between the status above and the kill.

@@ -212,13 +212,16 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         nix::sys::prctl::set_dumpable(true).ctx(|| "prctl PR_SET_DUMPABLE".into())?;
     }
     let spawned = spawn_init(&ctx, &parent_ch);
-    if born_dumpable {
-        nix::sys::prctl::set_dumpable(false).ctx(|| "prctl PR_SET_DUMPABLE".into())?;
-    }
+    let restored = match born_dumpable {
+        true => nix::sys::prctl::set_dumpable(false).ctx(|| "prctl PR_SET_DUMPABLE".into()),
+        false => Ok(()),
+    };
     let pid = spawned?;
+    // Recorded before anything else can fail, so a failed create kills it.
+    undo.init_pid = Some(pid);
+    restored?;
     drop(cgroup_fd);
     crate::log::debug(format!("create: init cloned, pid {pid}"));
-    undo.init_pid = Some(pid);
     state.pid = pid;
     // Cloned into a cgroup made beforehand (pure v2): record both before anything else. Its
     // record does not change when the init is placed, so that save is the only provisional one.
@@ -366,7 +369,7 @@ fn set_oom_score_adj(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<()> {
     std::fs::write(&p, adj.to_string()).map_err(|e| match e.raw_os_error() {
         Some(libc::EACCES) | Some(libc::EPERM) => Error::config(
             "process.oomScoreAdj",
-            format!("{adj} is below this process's oom_score_adj, and lowering it needs CAP_SYS_RESOURCE, which this (rootless) runtime lacks"),
+            format!("{adj} is below the runtime's own oom_score_adj, and lowering it needs CAP_SYS_RESOURCE, which the runtime does not hold (rootless, or a capability-bounded caller)"),
         ),
         _ => Error::io("set oom_score_adj in", &p, e),
     })

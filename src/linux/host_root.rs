@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 /// the new mount's id, which `detach` needs.
 pub fn bind(rootfs: &Path) -> Result<u64> {
     mount_raw(Some(rootfs), rootfs, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
-        .map_err(|e| Error::sys(format!("bind mount rootfs {rootfs:?} (no mount namespace: in the runtime's)"), e))?;
+        .map_err(|e| Error::sys(format!("bind mount rootfs {rootfs:?} in the runtime's mount namespace (the config has no mount namespace of its own)"), e))?;
     let id = mount_id(rootfs);
     let private = mount_raw(None, rootfs, None, MsFlags::MS_PRIVATE | MsFlags::MS_REC, None);
     match (id, private) {

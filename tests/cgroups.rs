@@ -855,13 +855,17 @@ fn check_before_update_refuses_limit_below_usage() {
     t.finish();
 }
 
-/// On v2 the init and exec'd processes are cloned straight into the container's cgroup
-/// (CLONE_INTO_CGROUP): limited from their first instruction, no migration afterwards.
+/// The init and exec'd processes never migrate into the container's cgroup from outside (a
+/// migration takes the kernel's global threadgroup lock, which waits for an RCU grace period):
+/// on v2, and in the unified tree of a hybrid host, they are cloned straight into it
+/// (CLONE_INTO_CGROUP); in each v1 hierarchy the process moves itself by writing "0" to the
+/// cgroup's `tasks`, before the exec'd process is cloned. Either way they end up in the
+/// container's cgroup in every hierarchy.
 #[test]
-fn v2_init_and_exec_are_cloned_into_the_cgroup() {
+fn init_and_exec_join_the_cgroup_without_a_migration() {
     let Some(t) = setup("cg_clone_into") else { return };
-    if !cgroup_v2() || !is_hull() {
-        eprintln!("SKIP: CLONE_INTO_CGROUP is for cgroup v2 (hull)");
+    if !is_hull() {
+        eprintln!("SKIP: how hull places processes");
         return t.finish();
     }
     let id = t.id();
@@ -872,9 +876,23 @@ fn v2_init_and_exec_are_cloned_into_the_cgroup() {
     let log_s = log.to_str().unwrap();
     t.rt(&["--debug", "--log", log_s, "create", "--bundle", b.dir_str(), &id]).assert_ok();
     t.rt(&["start", &id]).assert_ok();
-    t.rt(&["--debug", "--log", log_s, "exec", &id, "true"]).assert_ok();
+    let pid = t.state(&id).expect("state")["pid"].as_i64().unwrap();
+    assert_in_test_cgroup(&fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap(), &id);
+    let out = t.rt(&["--debug", "--log", log_s, "exec", &id, "cat", "/proc/self/cgroup"]);
+    out.assert_ok();
+    assert_in_test_cgroup(&out.stdout, &id);
     let text = fs::read_to_string(&log).unwrap();
     assert!(text.contains("init was cloned into its cgroup"), "create log:\n{text}");
     assert!(text.contains("exec: process was cloned into its cgroup"), "exec log:\n{text}");
+    if !cgroup_v2() {
+        let n = V1_CONTROLLERS.len();
+        let joined = text
+            .split("the init joins its cgroup in ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or_else(|| panic!("no v1 self-join in the create log:\n{text}"));
+        assert!(joined >= n, "joined {joined} v1 hierarchies, expected at least {n}:\n{text}");
+    }
     t.finish();
 }

@@ -32,9 +32,16 @@ const UNIFIED_HYBRID: &str = "/sys/fs/cgroup/unified";
 /// The cgroup of one container, ready to use.
 pub struct Cgroup {
     pub record: CgroupRecord,
-    manager: AnyCgroupManager,
+    /// Made on first use: its discovery reads mountinfo, and `create` places the init in v1
+    /// hierarchies without it (`place`), so that the discovery overlaps the init's rootfs work.
+    manager: std::cell::OnceCell<AnyCgroupManager>,
     setup: CgroupSetup,
+    id: String,
 }
+
+/// A v1 hierarchy's `tasks` file of the container's cgroup, open for writing, with its path for
+/// errors: the process that joins writes "0" to it itself (see `place`).
+pub type TasksFile = (String, OwnedFd);
 
 /// Resolve `linux.cgroupsPath`: absolute paths are taken as they are; relative (and empty, which
 /// means `<id>`) are joined to the runtime's own cgroup as the unified hierarchy (`0::`) reports it.
@@ -89,7 +96,12 @@ impl Cgroup {
         }
         let rel = path.strip_prefix("/").unwrap_or(&path).to_path_buf();
         let mut created_dirs = Vec::new();
-        for base in hierarchy_roots(&setup) {
+        // v1 and hybrid: `place` records each directory as it makes it.
+        let roots = match setup {
+            CgroupSetup::Unified => hierarchy_roots(&setup),
+            _ => vec![],
+        };
+        for base in roots {
             let mut cur = rel.clone();
             while !cur.as_os_str().is_empty() && !base.join(&cur).exists() {
                 created_dirs.push(base.join(&cur));
@@ -118,13 +130,32 @@ impl Cgroup {
         Self::with_setup(record, setup, id)
     }
 
-    /// On a pure v2 host, create the container's cgroup before the init exists (enabling the
-    /// parents' controllers) and open it for CLONE_INTO_CGROUP, so the init is limited from its
-    /// first instruction and skips the migration. None on v1 and hybrid hosts.
+    /// Create the container's cgroup in the v2 hierarchy before the init exists and open it for
+    /// CLONE_INTO_CGROUP, so the init skips the migration (whose global lock waits for an RCU
+    /// grace period). Pure v2: the cgroup itself (enabling the parents' controllers), so the init
+    /// is limited from its first instruction. Hybrid: the unified tree's directory; the v1
+    /// hierarchies follow after the clone (`place`). None with the systemd driver and on v1 hosts
+    /// without a unified tree.
     pub fn prepare_for_clone(path: PathBuf, id: &str, systemd: bool) -> Result<Option<(Cgroup, OwnedFd)>> {
-        // One stat decides; v1 builds its manager once, after the clone (`new_for_create`).
-        if systemd || !pure_v2() {
+        if systemd {
             return Ok(None);
+        }
+        if !pure_v2() {
+            if !unified_hybrid() {
+                return Ok(None);
+            }
+            let mut cg = Self::new_for_create(path, id, false)?;
+            let made = cg.make_levels(Path::new(UNIFIED_HYBRID)).and_then(|dir| {
+                crate::linux::open_fd(&dir, OFlag::O_PATH | OFlag::O_DIRECTORY)
+                    .map_err(|e| Error::sys(format!("open cgroup {}", dir.display()), e))
+            });
+            return match made {
+                Ok(fd) => Ok(Some((cg, fd))),
+                Err(e) => {
+                    let _ = remove(&cg.record);
+                    Err(e)
+                }
+            };
         }
         let cg = Self::new_for_create(path, id, false)?;
         match cg.make_v2_dirs() {
@@ -191,75 +222,110 @@ impl Cgroup {
     }
 
     fn with_setup(record: CgroupRecord, setup: CgroupSetup, id: &str) -> Result<Cgroup> {
+        Ok(Cgroup { record, manager: std::cell::OnceCell::new(), setup, id: id.to_string() })
+    }
+
+    /// libcgroups' manager of this cgroup, made on first use.
+    fn manager(&self) -> Result<&AnyCgroupManager> {
+        if let Some(m) = self.manager.get() {
+            return Ok(m);
+        }
         let make = || {
             create_cgroup_manager(CgroupConfig {
-                cgroup_path: record.path.clone(),
-                systemd_cgroup: record.systemd,
-                container_name: id.to_string(),
+                cgroup_path: self.record.path.clone(),
+                systemd_cgroup: self.record.systemd,
+                container_name: self.id.clone(),
             })
             .map_err(|e| e.to_string())
         };
-        let manager = match record.systemd {
+        let manager = match self.record.systemd {
             true => while_systemd_busy(SYSTEMD_BUSY_LIMIT, make),
             false => make(),
         }
-        .map_err(|msg| Error::Cgroup { path: record.path.clone(), msg })?;
-        Ok(Cgroup { record, manager, setup })
+        .map_err(|msg| self.err(msg))?;
+        Ok(self.manager.get_or_init(|| manager))
     }
 
     fn err(&self, msg: impl std::fmt::Display) -> Error {
         Error::Cgroup { path: self.record.path.clone(), msg: msg.to_string() }
     }
 
-    fn unified_hybrid_dir(&self) -> Option<PathBuf> {
-        match self.setup {
-            CgroupSetup::Hybrid => {
-                let rel = self.record.rel();
-                Some(Path::new(UNIFIED_HYBRID).join(rel))
+    /// Place the new init `pid` in the cgroup, creating it. On v2 (and with systemd) the
+    /// runtime moves it, unless it was cloned into it. On v1 this makes the directory in every
+    /// hierarchy and returns their `tasks` files for the init to write "0" to: a thread that
+    /// moves itself skips the kernel's global threadgroup lock, which otherwise waits for an RCU
+    /// grace period (5-15 ms per create on an idle host). The unified tree of a hybrid host was
+    /// made before the clone (`prepare_for_clone`) or is joined here.
+    pub fn place(&mut self, pid: i32) -> Result<Vec<TasksFile>> {
+        if self.record.systemd || matches!(self.setup, CgroupSetup::Unified) {
+            if !self.record.systemd && self.holds(pid) {
+                crate::log::debug("create: init was cloned into its cgroup");
+                return Ok(vec![]);
             }
-            _ => None,
+            self.manager()?.add_task(Pid::from_raw(pid)).map_err(|e| self.err(format!("add pid {pid}: {e}")))?;
+            if self.record.systemd {
+                // Where systemd put it: the scope's directory, for everything that reads files.
+                let own = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+                self.record.unified = own.lines().find_map(|l| l.strip_prefix("0::")).map(PathBuf::from);
+            }
+            return Ok(vec![]);
         }
+        let mut tasks = Vec::new();
+        // Every mounted hierarchy, as runc joins them all (a directory under /sys/fs/cgroup that is
+        // not a cgroup mount has no cgroup.procs).
+        for root in hierarchy_roots(&self.setup).into_iter().filter(|r| r.join("cgroup.procs").exists()) {
+            if root == Path::new(UNIFIED_HYBRID) {
+                if self.holds(pid) {
+                    crate::log::debug("create: init was cloned into its cgroup (unified tree)");
+                } else {
+                    let dir = self.make_levels(&root)?;
+                    let procs = dir.join("cgroup.procs");
+                    fs::write(&procs, pid.to_string()).map_err(|e| Error::io("write", &procs, e))?;
+                }
+                continue;
+            }
+            let dir = self.make_levels(&root)?;
+            if root.join("cpuset.cpus").exists() {
+                fill_cpuset(&root, &dir)?;
+            }
+            let path = dir.join("tasks");
+            let fd = crate::linux::open_fd(&path, OFlag::O_WRONLY).map_err(|e| Error::sys(format!("open {}", path.display()), e))?;
+            tasks.push((path.display().to_string(), fd));
+        }
+        crate::log::debug(format!("create: the init joins its cgroup in {} v1 hierarchies itself", tasks.len()));
+        Ok(tasks)
     }
 
-    /// Move `pid` into the cgroup (creating it), and into the unified tree on hybrid hosts.
-    pub fn add_task(&mut self, pid: i32) -> Result<()> {
-        // A parent directory this create found in place can vanish before the container's own
-        // is made under it: another container's delete removes the parents it made once they
-        // are empty. Make it again (and record it as ours) rather than fail.
+    /// mkdir the container's cgroup below one hierarchy root, level by level, recording each
+    /// directory made here (delete removes exactly those). A parent found in place can vanish
+    /// before the next level is made under it (another container's delete removes the parents
+    /// it made once they are empty): the walk then starts over and makes it again as ours.
+    fn make_levels(&mut self, root: &Path) -> Result<PathBuf> {
+        let rel = self.record.rel().to_path_buf();
         let mut tries = 0;
-        while let Err(e) = self.manager.add_task(Pid::from_raw(pid)) {
-            let msg = e.to_string();
-            if tries == 5 || self.record.systemd || !msg.contains("(os error 2)") {
-                return Err(self.err(format!("add pid {pid}: {msg}")));
-            }
-            tries += 1;
-            let roots = hierarchy_roots(&self.setup);
-            for d in self.record.created_dirs.iter().filter_map(|d| d.parent()).map(Path::to_path_buf).collect::<Vec<_>>() {
-                if !d.exists() && !self.record.created_dirs.contains(&d) && roots.iter().any(|r| d.starts_with(r) && d != *r) {
-                    self.record.created_dirs.push(d);
+        'walk: loop {
+            let mut cur = root.to_path_buf();
+            for comp in rel.components() {
+                cur.push(comp);
+                match fs::create_dir(&cur) {
+                    Ok(()) => {
+                        if !self.record.created_dirs.contains(&cur) {
+                            self.record.created_dirs.push(cur.clone());
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && tries < 5 => {
+                        tries += 1;
+                        continue 'walk;
+                    }
+                    Err(e) => return Err(Error::io("create cgroup", &cur, e)),
                 }
             }
+            // Deepest first, the order of removal.
             self.record.created_dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
             self.record.created = !self.record.created_dirs.is_empty();
+            return Ok(cur);
         }
-        if self.record.systemd {
-            // Where systemd put it: the scope's directory, for everything that reads files.
-            let own = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-            self.record.unified = own.lines().find_map(|l| l.strip_prefix("0::")).map(PathBuf::from);
-            return Ok(());
-        }
-        // libcgroups knows the resource controllers only; like runc, also place the process in
-        // the unified tree of a hybrid host and in the name=systemd hierarchy (what systemd in a
-        // container looks at).
-        let rel = self.record.rel();
-        let named = Path::new(CGROUP_ROOT).join("systemd");
-        let extra = [self.unified_hybrid_dir(), (!matches!(self.setup, CgroupSetup::Unified) && named.is_dir()).then(|| named.join(rel))];
-        for dir in extra.into_iter().flatten() {
-            fs::create_dir_all(&dir).map_err(|e| Error::io("create cgroup", &dir, e))?;
-            let procs = dir.join("cgroup.procs");
-            fs::write(&procs, pid.to_string()).map_err(|e| Error::io("write", &procs, e))?;
-        }
-        Ok(())
     }
 
     /// Apply `linux.resources` at create. Device access is exactly what `resources.devices` says
@@ -305,7 +371,7 @@ impl Cgroup {
             b.set_weight(None);
         }
         let opt = ControllerOpt { resources: &own, disable_oom_killer, oom_score_adj: None, freezer_state: None };
-        self.manager.apply(&opt).map_err(|e| self.err(format!("apply resources: {e}")))?;
+        self.manager()?.apply(&opt).map_err(|e| self.err(format!("apply resources: {e}")))?;
         if let Some(w) = v2_weight {
             self.write_io_weight(w)?;
         }
@@ -461,7 +527,7 @@ impl Cgroup {
 
     pub fn freeze(&self, frozen: bool) -> Result<()> {
         let st = if frozen { FreezerState::Frozen } else { FreezerState::Thawed };
-        self.manager.freeze(st).map_err(|e| self.err(format!("freeze: {e}")))
+        self.manager()?.freeze(st).map_err(|e| self.err(format!("freeze: {e}")))
     }
 
     pub fn stats(&self) -> Result<libcgroups::stats::Stats> {
@@ -469,12 +535,12 @@ impl Cgroup {
         if matches!(self.setup, CgroupSetup::Unified) {
             return Ok(v2_stats::read(&self.dir()));
         }
-        self.manager.stats().map_err(|e| self.err(format!("statistics: {e}")))
+        self.manager()?.stats().map_err(|e| self.err(format!("statistics: {e}")))
     }
 
     /// Host pids of every process in the cgroup.
     pub fn pids(&self) -> Result<Vec<i32>> {
-        let pids = self.manager.get_all_pids().map_err(|e| self.err(format!("list processes: {e}")))?;
+        let pids = self.manager()?.get_all_pids().map_err(|e| self.err(format!("list processes: {e}")))?;
         Ok(pids.into_iter().map(|p| p.as_raw()).collect())
     }
 
@@ -545,7 +611,7 @@ fn remove_systemd(record: &CgroupRecord) -> Result<()> {
             return Ok(());
         }
     }
-    let stopped = Cgroup::open_managed(record, "").and_then(|cg| cg.manager.remove().map_err(|e| cg.err(format!("stop the systemd scope: {e}"))));
+    let stopped = Cgroup::open_managed(record, "").and_then(|cg| cg.manager()?.remove().map_err(|e| cg.err(format!("stop the systemd scope: {e}"))));
     match &dir {
         // Gone while the stop was under way: systemd got there anyway.
         Some(d) if wait_gone(d, Duration::from_secs(1)) => Ok(()),
@@ -691,8 +757,38 @@ pub fn pure_v2() -> bool {
     Path::new(CGROUP_ROOT).join("cgroup.controllers").exists()
 }
 
-/// The container's cgroup (or `sub` below it) relative to the v2 root, on a pure v2 host.
-fn v2_rel(record: &CgroupRecord, sub: Option<&str>) -> Option<PathBuf> {
+/// True when the host has a v2 hierarchy: pure v2, or the unified tree of a hybrid host.
+pub fn has_v2() -> bool {
+    pure_v2() || unified_hybrid()
+}
+
+/// True when a v1 host also mounts the unified tree (hybrid): one stat.
+fn unified_hybrid() -> bool {
+    Path::new(UNIFIED_HYBRID).join("cgroup.procs").exists()
+}
+
+/// Copy cpuset.cpus and cpuset.mems down from the parent into every level of `dir` below the
+/// cpuset hierarchy's `root` that has none: a v1 cpuset without them refuses every task.
+fn fill_cpuset(root: &Path, dir: &Path) -> Result<()> {
+    let mut parent = root.to_path_buf();
+    for comp in dir.strip_prefix(root).unwrap_or(dir).components() {
+        let cur = parent.join(comp);
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            let own = cur.join(file);
+            if fs::read_to_string(&own).map(|s| s.trim().is_empty()).unwrap_or(false) {
+                let from = parent.join(file);
+                let value = fs::read_to_string(&from).map_err(|e| Error::io("read", &from, e))?;
+                fs::write(&own, value.trim()).map_err(|e| Error::io("write", &own, e))?;
+            }
+        }
+        parent = cur;
+    }
+    Ok(())
+}
+
+/// The container's cgroup (or `sub` below it) relative to the v2 root, on a pure v2 host or in
+/// the unified tree of a hybrid one; with that tree's root.
+fn v2_rel(record: &CgroupRecord, sub: Option<&str>) -> Option<(&'static str, PathBuf)> {
     // A container without a cgroup (rootless) has none to hold or clone into, whatever
     // directory its path might name.
     if record.none {
@@ -702,22 +798,57 @@ fn v2_rel(record: &CgroupRecord, sub: Option<&str>) -> Option<PathBuf> {
     if let Some(s) = sub {
         rel.push(s.trim_start_matches('/'));
     }
-    pure_v2().then_some(rel)
+    match (pure_v2(), unified_hybrid()) {
+        (true, _) => Some((CGROUP_ROOT, rel)),
+        (false, true) => Some((UNIFIED_HYBRID, rel)),
+        _ => None,
+    }
 }
 
-/// True when `pid` is already in the container's v2 cgroup (or `sub` below it).
+/// True when `pid` is already in the container's v2 cgroup (or `sub` below it); on a hybrid
+/// host, its directory in the unified tree.
 pub fn holds_pid(record: &CgroupRecord, pid: i32, sub: Option<&str>) -> bool {
-    let Some(rel) = v2_rel(record, sub) else { return false };
+    let Some((_, rel)) = v2_rel(record, sub) else { return false };
     let want = format!("0::/{}", rel.display());
     fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|s| s.lines().any(|l| l == want))
 }
 
-/// On a pure v2 host, the container's cgroup (or `sub` below it) open for CLONE_INTO_CGROUP, so an
-/// exec'd process starts inside it. None elsewhere or when it cannot be opened (the caller then
-/// moves the process after the clone).
-pub fn open_for_exec(record: &CgroupRecord, sub: Option<&str>) -> Option<OwnedFd> {
-    let dir = Path::new(CGROUP_ROOT).join(v2_rel(record, sub)?);
-    crate::linux::open_fd(&dir, OFlag::O_PATH | OFlag::O_DIRECTORY).ok()
+/// Where an exec'd process joins the container's cgroup (or `sub` below it) without being
+/// migrated from outside: the v2 directory (pure v2, or the unified tree of a hybrid host), open
+/// for CLONE_INTO_CGROUP, and each v1 hierarchy's `tasks` file, for the helper to write "0" to
+/// before it clones the process (`place` says why). Either may be missing: the caller then moves
+/// the process after the clone (`join`).
+pub struct ExecCgroup {
+    pub clone_into: Option<OwnedFd>,
+    pub tasks: Vec<TasksFile>,
+}
+
+pub fn open_for_exec(record: &CgroupRecord, sub: Option<&str>, v1_tasks: bool) -> ExecCgroup {
+    let clone_into = v2_rel(record, sub)
+        .and_then(|(root, rel)| crate::linux::open_fd(&Path::new(root).join(rel), OFlag::O_PATH | OFlag::O_DIRECTORY).ok());
+    let mut tasks = Vec::new();
+    if v1_tasks && !record.none && !pure_v2() {
+        let mut rel = record.rel().to_path_buf();
+        if let Some(s) = sub {
+            rel.push(s.trim_start_matches('/'));
+        }
+        for root in hierarchy_roots(&CgroupSetup::Legacy) {
+            let path = root.join(&rel).join("tasks");
+            if let Ok(fd) = crate::linux::open_fd(&path, OFlag::O_WRONLY) {
+                tasks.push((path.display().to_string(), fd));
+            }
+        }
+    }
+    ExecCgroup { clone_into, tasks }
+}
+
+/// Write "0" to each `tasks` file: moves the calling thread (the whole process when it has one
+/// thread) into those v1 cgroups without the kernel's global threadgroup lock.
+pub fn join_self(tasks: &[TasksFile]) -> Result<()> {
+    for (path, fd) in tasks {
+        nix::unistd::write(fd, b"0").map_err(|e| Error::sys(format!("join cgroup: write 0 to {path}"), e))?;
+    }
+    Ok(())
 }
 
 /// True when the container's freezer says frozen. Read directly: this runs for every `state`.

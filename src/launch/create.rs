@@ -142,7 +142,8 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     if notify_socket.is_some() {
         extra_env.push(format!("NOTIFY_SOCKET={}", crate::container::NOTIFY_SOCKET_IN_CONTAINER));
     }
-    // Pure v2: the cgroup exists before the init, which is cloned straight into it.
+    // v2 (and the unified tree of a hybrid host): the cgroup exists before the init, which is
+    // cloned straight into it.
     let prepared = match no_cgroup {
         true => None,
         false => Cgroup::prepare_for_clone(cg_path.clone(), opts.id, opts.systemd_cgroup)?,
@@ -202,6 +203,9 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         cgroup_path: &cg_path,
         id: opts.id,
         placed: Default::default(),
+        applied: Default::default(),
+        v1_device_rules: !no_cgroup && !cgroups::pure_v2(),
+        cgroup_ns_entered: Default::default(),
         state: &state,
     };
     // An unprivileged runtime (rootless) writes the init's id maps, itself or through newuidmap,
@@ -223,10 +227,11 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     drop(cgroup_fd);
     crate::log::debug(format!("create: init cloned, pid {pid}"));
     state.pid = pid;
-    // Cloned into a cgroup made beforehand (pure v2): record both before anything else. Its
-    // record does not change when the init is placed, so that save is the only provisional one.
-    let saved_at_clone = undo.cgroup.is_some();
-    if saved_at_clone {
+    // Cloned into a cgroup made beforehand: record both before anything else. On a pure v2 host
+    // its record does not change when the init is placed, so that save is the only provisional
+    // one; on a hybrid host placement adds the v1 directories and saves again.
+    let saved_at_clone = undo.cgroup.is_some() && cgroups::pure_v2();
+    if undo.cgroup.is_some() {
         save_creating(dir, &mut state, pid, undo.cgroup.as_ref())?;
     }
     crate::fault::point("after-clone", None)?;
@@ -247,16 +252,26 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         // grace period) is the slowest part of create. The init waits for `Placed` before it
         // needs the cgroup.
         parent_ch.send(&Msg::Go)?;
-        match no_cgroup {
-            true => set_oom_score_adj(pid, spec)?,
-            false => place_in_cgroup(pid, cg_path.clone(), opts.id, opts.systemd_cgroup, !plan.new_pid, spec, undo)?,
+        // First the cgroup itself, which the init needs for a cgroup namespace or mount (v1: it
+        // joins each hierarchy itself, on receipt); then its limits, while the init goes on
+        // with its rootfs, and which it waits for before its final steps.
+        if !no_cgroup {
+            let tasks = make_cgroup(pid, cg_path.clone(), opts.id, opts.systemd_cgroup, !plan.new_pid, undo)?;
+            for (path, fd) in &tasks {
+                parent_ch.send(&Msg::CgroupTasks(fd.as_raw_fd(), path.clone()))?;
+            }
         }
-        crate::log::debug("create: init placed in its cgroup");
+        parent_ch.send(&Msg::Placed)?;
+        if let Some(cg) = undo.cgroup.as_ref() {
+            cg.apply(linux.resources().as_ref())?;
+        }
+        set_oom_score_adj(pid, spec)?;
+        crate::log::debug("create: init's cgroup ready");
         if !saved_at_clone {
             save_creating(dir, &mut state, pid, undo.cgroup.as_ref())?;
         }
         crate::fault::point("after-cgroup", None)?;
-        parent_ch.send(&Msg::Placed)?;
+        parent_ch.send(&Msg::Applied)?;
         loop {
             match parent_ch.recv()? {
                 Some(Msg::Ready) => {
@@ -336,29 +351,19 @@ pub(super) fn send_listener(linux: &oci_spec::runtime::Linux, pid: i32, state: s
 }
 
 /// Create the cgroup, move the init into it, apply resources and oom_score_adj.
-fn place_in_cgroup(pid: i32, path: PathBuf, id: &str, systemd: bool, shares_pid_ns: bool, spec: &oci_spec::runtime::Spec, undo: &mut Undo) -> Result<()> {
-    let linux = spec.linux().as_ref().ok_or_else(|| Error::config("linux", "missing"))?;
+/// Make the init's cgroup. The init is in it on return, except in v1 hierarchies: their `tasks`
+/// files are returned for the init to join itself.
+fn make_cgroup(pid: i32, path: PathBuf, id: &str, systemd: bool, shares_pid_ns: bool, undo: &mut Undo) -> Result<Vec<cgroups::TasksFile>> {
+    // Made before the clone (v2 or the unified tree of a hybrid host), or made now.
     let cgroup = match undo.cgroup {
-        // Made before the clone (pure v2): the init is in it unless the kernel refused
-        // CLONE_INTO_CGROUP.
-        Some(ref mut c) if c.holds(pid) => {
-            crate::log::debug("create: init was cloned into its cgroup");
-            c
-        }
-        Some(ref mut c) => {
-            c.add_task(pid)?;
-            c
-        }
+        Some(ref mut c) => c,
         None => {
             let mut cg = Cgroup::new_for_create(path, id, systemd)?;
             cg.record.shares_pid_ns = shares_pid_ns;
-            let c = undo.cgroup.insert(cg);
-            c.add_task(pid)?;
-            c
+            undo.cgroup.insert(cg)
         }
     };
-    cgroup.apply(linux.resources().as_ref())?;
-    set_oom_score_adj(pid, spec)
+    cgroup.place(pid)
 }
 
 /// `process.oomScoreAdj`, written for the init. Lowering it needs CAP_SYS_RESOURCE: rootless,

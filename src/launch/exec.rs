@@ -106,16 +106,23 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
     let (parent_ch, child_ch) = Channel::pair()?;
     let signals = if opts.detach { None } else { Some(super::wait::block_signals()?) };
 
-    // Pure v2: the process is cloned straight into the container's cgroup.
-    let cgroup_fd = crate::cgroups::open_for_exec(&state.cgroup, opts.cgroup);
+    // The process is cloned straight into the container's v2 cgroup (or the unified tree's), and
+    // the helper joins the v1 hierarchies itself before it clones. Not in a paused container:
+    // the helper would freeze in its frozen cgroup, so the process is moved there afterwards.
+    let cgroup = crate::cgroups::open_for_exec(&state.cgroup, opts.cgroup, !paused);
     let mid = fork_with_flags(0, None).ctx(|| "fork namespace-joining helper".into())?;
     if mid == 0 {
         // The lock's descriptor must not live on in the helper or the process (flock belongs to
         // the open file, which they share until exec).
         drop(lock.take());
         let console = console.as_ref().map(|c| c.as_raw_fd());
-        let cgroup = cgroup_fd.as_ref().map(|f| f.as_raw_fd());
-        let target = Target { namespaces: &namespaces, root: root.as_ref(), cgroup, personality: state.personality.as_ref() };
+        let target = Target {
+            namespaces: &namespaces,
+            root: root.as_ref(),
+            cgroup: cgroup.clone_into.as_ref().map(|f| f.as_raw_fd()),
+            cgroup_tasks: &cgroup.tasks,
+            personality: state.personality.as_ref(),
+        };
         helper(target, &child_ch, &opts.process, state.seccomp.as_ref(), opts.preserve_fds, console, &affinity);
     }
     drop(child_ch);
@@ -127,11 +134,12 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
         Some(Msg::Error(e)) => return Err(Error::Init(e)),
         _ => return Err(Error::Init("exec helper exited without starting the process".into())),
     };
-    drop(cgroup_fd);
+    let joined_v1 = !cgroup.tasks.is_empty() || crate::cgroups::pure_v2();
+    drop(cgroup);
     let started = (|| {
         if state.cgroup.none {
             crate::log::debug("exec: the container has no cgroup (rootless)");
-        } else if crate::cgroups::holds_pid(&state.cgroup, pid, opts.cgroup) {
+        } else if joined_v1 && (!crate::cgroups::has_v2() || crate::cgroups::holds_pid(&state.cgroup, pid, opts.cgroup)) {
             crate::log::debug("exec: process was cloned into its cgroup");
         } else {
             crate::cgroups::join(&state.cgroup, pid, opts.cgroup)?;
@@ -192,6 +200,8 @@ struct Target<'a> {
     /// The init's root, to chroot into when the container shares the runtime's mount namespace.
     root: Option<&'a std::os::fd::OwnedFd>,
     cgroup: Option<RawFd>,
+    /// The container's v1 cgroups, which the helper joins itself (the process inherits them).
+    cgroup_tasks: &'a [crate::cgroups::TasksFile],
     /// The container's `linux.personality`: set in the helper, inherited by the process.
     personality: Option<&'a oci_spec::runtime::LinuxPersonality>,
 }
@@ -210,6 +220,7 @@ fn helper(
     let res = (|| {
         // Before the cgroup move (the process inherits it); `final` follows after it.
         affinity.apply_initial()?;
+        crate::cgroups::join_self(target.cgroup_tasks)?;
         for (name, flag, f) in target.namespaces {
             setns(f.as_fd(), *flag).ctx(|| format!("join {name} namespace of the container"))?;
         }

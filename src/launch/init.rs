@@ -46,6 +46,13 @@ pub struct InitCtx<'a> {
     pub state: &'a crate::container::State,
     /// Set once the runtime side has reported `Placed`.
     pub placed: std::cell::Cell<bool>,
+    /// Set once the runtime side has reported `Applied`.
+    pub applied: std::cell::Cell<bool>,
+    /// The init is in a v1 devices cgroup, whose rules the runtime writes one by one (deny all,
+    /// then each allowed device): device nodes are made only once they are all in place.
+    pub v1_device_rules: bool,
+    /// Set once the init is in its cgroup namespace (when it has one of its own).
+    pub cgroup_ns_entered: std::cell::Cell<bool>,
 }
 
 /// Entry point of the cloned init. Never returns: it execs the user process or exits 1 after
@@ -103,11 +110,6 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
             .collect();
         namespaces::enter_new_time_ns(&offsets)?;
     }
-    if ctx.plan.new_cgroup {
-        // The namespace's root is the cgroup init is in when it is created.
-        wait_placed(ctx)?;
-        namespaces::unshare_cgroup()?;
-    }
     setsid().ctx(|| "setsid".into())?;
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
         sethostname(h).ctx(|| format!("sethostname {h:?}"))?;
@@ -124,7 +126,7 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     if !ctx.no_new_keyring {
         join_session_keyring(ctx.id);
     }
-    wait_placed(ctx)?;
+    wait_applied(ctx)?;
     if let Some(p) = linux.personality() {
         crate::linux::scheduling::apply_personality(p)?;
     }
@@ -182,27 +184,64 @@ pub fn setup_console(sock: RawFd, process: &oci_spec::runtime::Process, is_init:
     console::become_terminal(&pty.slave, process.user().uid(), process.user().gid())
 }
 
-/// Wait until the runtime side has placed this process in its cgroup (it may have said so
-/// already, while another message was awaited).
+/// Wait until the runtime side has made this process's cgroup and it has joined it (it may have
+/// said so already, while another message was awaited).
 fn wait_placed(ctx: &InitCtx) -> Result<()> {
-    if ctx.placed.get() {
-        return Ok(());
-    }
-    match ctx.chan.recv()? {
-        Some(Msg::Placed) => {
-            ctx.placed.set(true);
-            Ok(())
+    while !ctx.placed.get() {
+        match recv_cgroup(ctx)? {
+            Some(Msg::Placed) => ctx.placed.set(true),
+            _ => return Err(Error::Init("runtime went away before placing init in its cgroup".into())),
         }
-        _ => Err(Error::Init("runtime went away before placing init in its cgroup".into())),
+    }
+    Ok(())
+}
+
+/// Wait until the runtime side has applied the cgroup's limits (before the final steps: the
+/// user process never runs without them).
+fn wait_applied(ctx: &InitCtx) -> Result<()> {
+    wait_placed(ctx)?;
+    while !ctx.applied.get() {
+        match recv_cgroup(ctx)? {
+            Some(Msg::Applied) => ctx.applied.set(true),
+            _ => return Err(Error::Init("runtime went away before applying the cgroup's limits".into())),
+        }
+    }
+    Ok(())
+}
+
+/// The next message, after joining the v1 cgroups whose `tasks` files came first.
+fn recv_cgroup(ctx: &InitCtx) -> Result<Option<Msg>> {
+    loop {
+        match ctx.chan.recv()? {
+            Some(Msg::CgroupTasks(fd, path)) => {
+                // SAFETY: the channel just received this descriptor; nothing else owns it.
+                let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+                crate::cgroups::join_self(&[(path, fd)])?;
+            }
+            other => return Ok(other),
+        }
     }
 }
 
-/// The next message other than `Placed`, which the runtime sends whenever it is done with the
-/// cgroup.
+/// Be placed in the cgroup, then enter the container's own cgroup namespace if it has one: its
+/// root is the cgroup the init is in when it is created. Done as late as what needs it (a
+/// cgroup mount, the hooks, the pivot), so the mounts before overlap the runtime's cgroup work.
+fn enter_cgroup(ctx: &InitCtx) -> Result<()> {
+    wait_placed(ctx)?;
+    if ctx.plan.new_cgroup && !ctx.cgroup_ns_entered.get() {
+        namespaces::unshare_cgroup()?;
+        ctx.cgroup_ns_entered.set(true);
+    }
+    Ok(())
+}
+
+/// The next message other than `Placed` and `Applied`, which the runtime sends whenever it is
+/// done with the cgroup.
 fn recv_after_placed(ctx: &InitCtx) -> Result<Option<Msg>> {
     loop {
-        match ctx.chan.recv()? {
+        match recv_cgroup(ctx)? {
             Some(Msg::Placed) => ctx.placed.set(true),
+            Some(Msg::Applied) => ctx.applied.set(true),
             other => return Ok(other),
         }
     }
@@ -238,8 +277,9 @@ fn build_rootfs(
     let mounts = ctx.spec.mounts().clone().unwrap_or_default();
     for (i, m) in mounts.iter().enumerate() {
         if matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")) {
-            // The container's cgroup directories must exist before they can be mounted.
-            wait_placed(ctx)?;
+            // The container's cgroup directories must exist before they can be mounted, and a
+            // new cgroup namespace decides what the mount shows.
+            enter_cgroup(ctx)?;
         }
         mount_entry(&mctx, i, m)?;
         crate::fault::point("after-mount", Some(i))?;
@@ -249,6 +289,9 @@ fn build_rootfs(
             && m.options().iter().flatten().any(|o| o == "bind" || o == "rbind")
     });
     if !dev_is_bind {
+        if ctx.v1_device_rules {
+            wait_applied(ctx)?;
+        }
         let config: Vec<devices::Device> = linux
             .devices()
             .iter()
@@ -281,6 +324,8 @@ fn build_rootfs(
         .map_err(|e| Error::sys(format!("create cwd {:?}", process.cwd()), e))?;
     drop(root_fd);
 
+    // The hooks run in the container's cgroup and cgroup namespace.
+    enter_cgroup(ctx)?;
     let has_hooks = hooks::any(ctx.spec.hooks());
     if has_hooks {
         // prestart and createRuntime run on the runtime side; createContainer runs here, in the

@@ -12,8 +12,11 @@ use crate::error::{Context, Error, Result};
 pub enum Msg {
     /// Runtime → init: id maps written; go on with setup.
     Go,
-    /// Runtime → init: placed in the cgroup with resources applied.
+    /// Runtime → init: the cgroup exists and init is in it (or joins it on the `CgroupTasks`
+    /// sent before).
     Placed,
+    /// Runtime → init: the cgroup's resources, device rules and oom_score_adj are applied.
+    Applied,
     /// Intermediate → runtime: the pid of init (when namespaces are joined by path).
     Pid(i32),
     /// Init → runtime: mounts are done; run the prestart and createRuntime hooks.
@@ -28,6 +31,11 @@ pub enum Msg {
     /// Runtime → init, before `Go`: the detached idmapped mount for `mounts[index]` (SCM_RIGHTS,
     /// as `SeccompFd`).
     MountFd(u32, RawFd),
+    /// Runtime → init, before `Placed` (cgroup v1): the `tasks` file of one hierarchy's
+    /// container cgroup (SCM_RIGHTS, as `SeccompFd`) with its path for errors. The init writes
+    /// "0" to it: a thread that moves itself skips the kernel's global threadgroup lock, whose
+    /// RCU grace period made every migration from outside take 5-15 ms.
+    CgroupTasks(RawFd, String),
     /// Init → runtime: setup failed with this message.
     Error(String),
 }
@@ -49,6 +57,7 @@ impl Channel {
         let with_fd = match m {
             Msg::SeccompFd(fd) => Some((vec![b'S'], *fd, "the seccomp listener")),
             Msg::MountFd(i, fd) => Some(([&[b'M'][..], &i.to_le_bytes()].concat(), *fd, "an idmapped mount")),
+            Msg::CgroupTasks(fd, path) => Some(([&[b'T'][..], path.as_bytes()].concat(), *fd, "a cgroup tasks file")),
             _ => None,
         };
         if let Some((buf, fd, what)) = with_fd {
@@ -62,12 +71,13 @@ impl Channel {
         let buf = match m {
             Msg::Go => vec![b'G'],
             Msg::Placed => vec![b'C'],
+            Msg::Applied => vec![b'A'],
             Msg::Pid(p) => [&[b'P'][..], &p.to_le_bytes()].concat(),
             Msg::Ready => vec![b'R'],
             Msg::Hooks => vec![b'H'],
             Msg::HooksDone => vec![b'D'],
             Msg::Error(s) => [&[b'E'][..], s.as_bytes()].concat(),
-            Msg::SeccompFd(_) | Msg::MountFd(..) => unreachable!("sent above"),
+            Msg::SeccompFd(_) | Msg::MountFd(..) | Msg::CgroupTasks(..) => unreachable!("sent above"),
         };
         loop {
             match send(self.0.as_raw_fd(), &buf, MsgFlags::MSG_NOSIGNAL) {
@@ -113,6 +123,7 @@ impl Channel {
         Ok(Some(match buf[0] {
             b'G' => Msg::Go,
             b'C' => Msg::Placed,
+            b'A' => Msg::Applied,
             b'R' => Msg::Ready,
             b'H' => Msg::Hooks,
             b'D' => Msg::HooksDone,
@@ -122,6 +133,7 @@ impl Channel {
             b'M' if fd.is_some() && body.len() == 4 => {
                 Msg::MountFd(u32::from_le_bytes([body[0], body[1], body[2], body[3]]), fd.unwrap_or(-1))
             }
+            b'T' if fd.is_some() => Msg::CgroupTasks(fd.unwrap_or(-1), String::from_utf8_lossy(body).into_owned()),
             t => return Err(Error::Other(format!("init sync channel: unexpected message tag {t}"))),
         }))
     }

@@ -85,9 +85,23 @@ pub enum V1ManagerError {
 impl Manager {
     /// Constructs a new cgroup manager with cgroups_path being relative to the root of the subsystem
     pub fn new(cgroup_path: &Path) -> Result<Self, V1ManagerError> {
+        // hull: mountinfo and /proc/self/cgroup are read once for all subsystems, not once per
+        // subsystem (PATCHES.md).
+        let mounts = util::cgroup_v1_mounts();
+        let own = ProcfsHandle::new()
+            .map_err(V1ManagerError::from)
+            .and_then(|h| {
+                h.open(ProcfsBase::ProcSelf, "cgroup", OpenFlags::O_RDONLY | OpenFlags::O_CLOEXEC)
+                    .map_err(V1ManagerError::from)
+            })
+            .and_then(|f| ProcessCGroups::from_read(f).map_err(V1ManagerError::from));
         let mut subsystems = HashMap::new();
         for subsystem in CONTROLLERS {
-            if let Ok(subsystem_path) = Self::get_subsystem_path(cgroup_path, subsystem) {
+            let found = match (&mounts, &own) {
+                (Ok(m), Ok(o)) => Self::subsystem_path_in(cgroup_path, subsystem, m, o),
+                _ => None,
+            };
+            if let Some(subsystem_path) = found {
                 subsystems.insert(*subsystem, subsystem_path);
             } else {
                 tracing::warn!("cgroup {} not supported on this system", subsystem);
@@ -97,29 +111,22 @@ impl Manager {
         Ok(Manager { subsystems })
     }
 
-    fn get_subsystem_path(
+    /// `get_subsystem_path` on mountinfo's cgroup mount points and this process's cgroups, read
+    /// once by `new`.
+    fn subsystem_path_in(
         cgroup_path: &Path,
         subsystem: &CtrlType,
-    ) -> Result<PathBuf, V1ManagerError> {
-        tracing::debug!("Get path for subsystem: {}", subsystem);
-        let mount_point = util::get_subsystem_mount_point(subsystem)?;
-
-        let cgroup = ProcessCGroups::from_read(ProcfsHandle::new()?.open(
-            ProcfsBase::ProcSelf,
-            "cgroup",
-            OpenFlags::O_RDONLY | OpenFlags::O_CLOEXEC,
-        )?)?
-        .into_iter()
-        .find(|c| c.controllers.contains(&subsystem.to_string()))
-        .ok_or(V1ManagerError::SubsystemDoesNotExist)?;
-
-        let p = if cgroup_path.as_os_str().is_empty() {
-            mount_point.join_safely(Path::new(&cgroup.pathname))?
+        mounts: &[PathBuf],
+        own: &ProcessCGroups,
+    ) -> Option<PathBuf> {
+        let mount_point = util::subsystem_mount_point_in(mounts, subsystem)?;
+        let name = subsystem.to_string();
+        let cgroup = own.0.iter().find(|c| c.controllers.contains(&name))?;
+        if cgroup_path.as_os_str().is_empty() {
+            mount_point.join_safely(Path::new(&cgroup.pathname)).ok()
         } else {
-            mount_point.join_safely(cgroup_path)?
-        };
-
-        Ok(p)
+            mount_point.join_safely(cgroup_path).ok()
+        }
     }
 
     fn get_required_controllers(

@@ -61,6 +61,34 @@ pub fn list_supported_mount_points() -> Result<HashMap<ControllerType, PathBuf>,
     Ok(mount_paths)
 }
 
+/// hull: every cgroup (v1) mount point, from one read of mountinfo (PATCHES.md).
+pub fn cgroup_v1_mounts() -> Result<Vec<PathBuf>, V1MountPointError> {
+    list_subsystem_mount_points()
+}
+
+/// hull: `get_subsystem_mount_point` on mount points listed once (`cgroup_v1_mounts`).
+pub fn subsystem_mount_point_in(mounts: &[PathBuf], subsystem: &ControllerType) -> Option<PathBuf> {
+    let name = subsystem.to_string();
+    mounts.iter().find(|m| mount_point_matches(m, &name)).cloned()
+}
+
+fn mount_point_matches(mount_point: &std::path::Path, subsystem_name: &str) -> bool {
+    // Some systems mount net_prio and net_cls in the same directory
+    // other systems mount them in their own directories. This
+    // should handle both cases.
+    match subsystem_name {
+        "net_cls" => ["net_cls,net_prio", "net_prio,net_cls", "net_cls"]
+            .iter()
+            .any(|s| mount_point.ends_with(s)),
+        "net_prio" => ["net_cls,net_prio", "net_prio,net_cls", "net_prio"]
+            .iter()
+            .any(|s| mount_point.ends_with(s)),
+        "cpu" => ["cpu,cpuacct", "cpu"].iter().any(|s| mount_point.ends_with(s)),
+        "cpuacct" => ["cpu,cpuacct", "cpuacct"].iter().any(|s| mount_point.ends_with(s)),
+        _ => mount_point.ends_with(subsystem_name),
+    }
+}
+
 pub fn get_subsystem_mount_point(subsystem: &ControllerType) -> Result<PathBuf, V1MountPointError> {
     let subsystem_name = subsystem.to_string();
     let reader = BufReader::new(ProcfsHandle::new()?.open(

@@ -112,7 +112,8 @@ bench:
 	$(MAKE) release rootfs
 	bench/bench.sh $(HULL_RELEASE) 100 > target/bench-timing.txt && cat target/bench-timing.txt
 	bench/suite.sh $(HULL_RELEASE) target/bench-figures.txt $(BENCH_N)
-	bench/report.sh target/bench-timing.txt target/bench-figures.txt docs
+	bench/breakdown.sh $(HULL_RELEASE) 30 > target/bench-breakdown.txt && cat target/bench-breakdown.txt
+	bench/report.sh target/bench-timing.txt target/bench-figures.txt docs target/bench-breakdown.txt
 
 # Instructions per verb against bench/instructions.txt (CI): more than 10 % above fails.
 bench-instructions:

@@ -1,9 +1,9 @@
 #!/bin/bash
 # Render docs/benchmarks.md and docs/bench/*.svg from one `make bench` run: the timing lines of
 # bench/bench.sh (TIMING file) and the key=value figures of bench/suite.sh (FIGURES file).
-# usage: bench/report.sh TIMING FIGURES OUT_DIR
+# usage: bench/report.sh TIMING FIGURES OUT_DIR [BREAKDOWN]
 set -eu
-timing=$1 figures=$2 out=$3
+timing=$1 figures=$2 out=$3 breakdown=${4:-}
 mkdir -p "$out/bench"
 get() { sed -n "s/^$1=//p" "$figures" | tail -1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
@@ -57,6 +57,19 @@ row() { # row LABEL NAME UNIT
   echo '```'
   cat "$timing"
   echo '```'
+  echo
+  if [ -n "$breakdown" ] && [ -s "$breakdown" ]; then
+    echo "## Where the milliseconds of run go (bench/breakdown.sh)"
+    echo
+    echo "hull alone, with \`--debug\`: the median time of each phase since the runtime's main()"
+    echo "(after the sealed re-exec), over the runs; the whole process from outside below it."
+    echo
+    echo '```'
+    cat "$breakdown"
+    echo '```'
+    echo
+  fi
+  cat "$(dirname "$0")/breakdown-history.md"
   echo
   echo "## The other verbs (bench/suite.sh)"
   echo

@@ -43,7 +43,7 @@ pub fn run(g: &Globals, a: ListArgs) -> Result<()> {
     let mut names: std::collections::HashMap<u32, Option<String>> = std::collections::HashMap::new();
     for id in &ids {
         let dir = g.root.join(id);
-        let Ok(st) = State::load(&dir) else { continue };
+        let Ok(st) = State::load_summary(&dir) else { continue };
         let mut v = oci_state(&dir, &st);
         let owner = std::fs::metadata(dir.join(crate::container::STATE_FILE))
             .ok()

@@ -127,6 +127,7 @@ pub fn main() -> i32 {
         }
     };
     log::init(cli.log.as_deref(), format, cli.debug);
+    log::debug("hull: started");
     if cli.version {
         print!("{}", version_text());
         return 0;

@@ -81,11 +81,13 @@ pub fn run(g: &Globals, a: RunArgs) -> Result<i32> {
         let _ = container::destroy(&dir, &state);
         return Err(e);
     }
+    crate::log::debug("run: started");
     drop(dir);
     let code = match master {
         Some(m) => wait::relay_until_exit(state.pid, &all, m),
         None => wait::forward_until_exit(state.pid, &all),
     };
+    crate::log::debug(format!("run: container exited with {code}"));
     if !a.keep {
         match ContainerDir::open(&g.root, &state.id) {
             Ok(dir) => container::destroy(&dir, &state)?,
@@ -96,6 +98,7 @@ pub fn run(g: &Globals, a: RunArgs) -> Result<i32> {
             Err(e) => return Err(e),
         }
     }
+    crate::log::debug("run: done");
     Ok(code)
 }
 

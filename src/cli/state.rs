@@ -21,7 +21,7 @@ pub fn run(g: &Globals, a: StateArgs) -> Result<()> {
     validate_id(&a.id)?;
     // Reading needs no lock: state.json is replaced atomically.
     let dir = g.root.join(&a.id);
-    let st = State::load(&dir)?;
+    let st = State::load_summary(&dir)?;
     let v = oci_state(&dir, &st);
     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     Ok(())

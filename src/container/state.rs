@@ -50,6 +50,42 @@ pub struct State {
     pub host_rootfs_mount: Option<u64>,
 }
 
+/// state.json's path and bytes; a state dir that is a symlink is refused.
+fn read_state_file(dir: &Path) -> Result<(PathBuf, Vec<u8>)> {
+    if dir.is_symlink() {
+        return Err(Error::Other(format!("state dir {dir:?} is a symlink; refusing to use it")));
+    }
+    let p = dir.join(STATE_FILE);
+    match fs::read(&p) {
+        Ok(data) => Ok((p, data)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotExist),
+        Err(e) => Err(Error::io("read", &p, e)),
+    }
+}
+
+/// The fields of `State` that `load_summary` reads; serde skips the others.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary {
+    oci_version: String,
+    id: String,
+    pid: i32,
+    init_start_time: u64,
+    bundle: PathBuf,
+    rootfs: PathBuf,
+    created: String,
+    #[serde(default)]
+    annotations: HashMap<String, String>,
+    owner: String,
+    cgroup: CgroupRecord,
+    #[serde(default)]
+    notify_socket: Option<PathBuf>,
+    #[serde(default)]
+    creating: bool,
+    #[serde(default)]
+    host_rootfs_mount: Option<u64>,
+}
+
 /// Where the container's cgroup is and whether hull made it (only then is it removed).
 #[derive(Serialize, Deserialize, Debug, Clone, Default)]
 #[serde(rename_all = "camelCase")]
@@ -85,23 +121,40 @@ impl CgroupRecord {
 
 impl State {
     pub fn load(dir: &Path) -> Result<State> {
-        if dir.is_symlink() {
-            return Err(Error::Other(format!("state dir {dir:?} is a symlink; refusing to use it")));
-        }
-        let p = dir.join(STATE_FILE);
-        let data = fs::read(&p).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                Error::NotExist
-            } else {
-                Error::io("read", &p, e)
-            }
-        })?;
+        let (p, data) = read_state_file(dir)?;
         State::parse(&data).map_err(|e| Error::Other(format!("state file {p:?} is corrupt: {e}")))
     }
 
     /// Decode state.json's bytes (what `load` reads).
     pub fn parse(data: &[u8]) -> std::result::Result<State, serde_json::Error> {
         serde_json::from_slice(data)
+    }
+
+    /// `load` without the config's hooks, process and seccomp profile (left `None`), which are
+    /// most of the file and which `state` and `list` do not use: serde skips them without
+    /// building them (half of `list`'s instructions went to them).
+    pub fn load_summary(dir: &Path) -> Result<State> {
+        let (p, data) = read_state_file(dir)?;
+        let s: Summary = serde_json::from_slice(&data).map_err(|e| Error::Other(format!("state file {p:?} is corrupt: {e}")))?;
+        Ok(State {
+            oci_version: s.oci_version,
+            id: s.id,
+            pid: s.pid,
+            init_start_time: s.init_start_time,
+            bundle: s.bundle,
+            rootfs: s.rootfs,
+            created: s.created,
+            annotations: s.annotations,
+            owner: s.owner,
+            cgroup: s.cgroup,
+            hooks: None,
+            process: None,
+            seccomp: None,
+            notify_socket: s.notify_socket,
+            creating: s.creating,
+            personality: None,
+            host_rootfs_mount: s.host_rootfs_mount,
+        })
     }
 
     /// The OCI state object (runtime.md#state) for a given status.

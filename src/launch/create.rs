@@ -86,6 +86,7 @@ impl Undo {
 pub fn create(opts: &CreateOpts) -> Result<(ContainerDir, State)> {
     crate::container::validate_id(opts.id)?;
     let bundle = Bundle::load(opts.bundle)?;
+    crate::log::debug("create: config loaded");
     let dir = ContainerDir::create(opts.root, opts.id)?;
     let mut undo = Undo { dir: None, cgroup: None, init_pid: None, poststop: None, netdevs: None, host_root: None };
     let res = crate::fault::point("state-dir", None).and_then(|()| create_in(opts, &bundle, &dir, &mut undo));
@@ -215,6 +216,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     if born_dumpable {
         nix::sys::prctl::set_dumpable(true).ctx(|| "prctl PR_SET_DUMPABLE".into())?;
     }
+    crate::log::debug("create: cloning the init");
     let spawned = spawn_init(&ctx, &parent_ch);
     let restored = match born_dumpable {
         true => nix::sys::prctl::set_dumpable(false).ctx(|| "prctl PR_SET_DUMPABLE".into()),
@@ -262,6 +264,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
             }
         }
         parent_ch.send(&Msg::Placed)?;
+        crate::log::debug("create: init placed in its cgroup");
         if let Some(cg) = undo.cgroup.as_ref() {
             cg.apply(linux.resources().as_ref())?;
         }

@@ -85,6 +85,7 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
             _ => return Err(Error::Init("runtime went away before setup".into())),
         }
     }
+    crate::log::debug("init: setting up");
     let spec = ctx.spec;
     let linux = spec.linux().as_ref().ok_or_else(|| Error::config("linux", "missing"))?;
     let process = spec.process().as_ref().ok_or_else(|| Error::config("process", "missing"))?;
@@ -140,6 +141,7 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     if let Some(l) = &prepared.listener {
         ctx.chan.send(&Msg::SeccompFd(std::os::fd::AsRawFd::as_raw_fd(l)))?;
     }
+    crate::log::debug("init: ready");
     crate::fault::point("before-ready", None)?;
     ctx.chan.send(&Msg::Ready)?;
 
@@ -324,6 +326,7 @@ fn build_rootfs(
         .map_err(|e| Error::sys(format!("create cwd {:?}", process.cwd()), e))?;
     drop(root_fd);
 
+    crate::log::debug("init: mounts and devices made");
     // The hooks run in the container's cgroup and cgroup namespace.
     enter_cgroup(ctx)?;
     let has_hooks = hooks::any(ctx.spec.hooks());
@@ -350,6 +353,7 @@ fn build_rootfs(
         rootfs::pivot(ctx.rootfs)?;
     }
     crate::fault::point("after-pivot-root", None)?;
+    crate::log::debug("init: pivoted into the rootfs");
     // Before the read-only paths: /proc/sys is usually one of them.
     for (k, v) in linux.sysctl().iter().flatten() {
         crate::linux::procfs::write_sysctl(k, v)?;

@@ -672,7 +672,7 @@ fn systemd_driver_places_limits_and_removes_the_scope() {
 #[test]
 fn systemd_scope_verbs_other_than_create_and_update_need_no_dbus() {
     let _turn = SYSTEMD_TURN.lock().unwrap_or_else(|e| e.into_inner());
-    let Some((t, id, mut b)) = systemd_test("cg_systemd_nodbus") else { return };
+    let Some((t, id, b)) = systemd_test("cg_systemd_nodbus") else { return };
     b.write();
     t.rt(&["--systemd-cgroup", "run", "-d", "--bundle", b.dir_str(), &id]).assert_ok();
     let dir = Path::new(CG_ROOT).join(format!("system.slice/hull-test-{id}.scope"));

@@ -1,7 +1,8 @@
 use clap::Args;
 
-use super::state::oci_state;
+use super::state::shown_pid;
 use super::Globals;
+use crate::container::status::derive_status;
 use crate::container::{list_ids, State};
 use crate::error::{Error, Result};
 
@@ -38,28 +39,41 @@ pub fn run(g: &Globals, a: ListArgs) -> Result<()> {
         let _ = out.flush();
         return Ok(());
     }
-    let mut rows = Vec::new();
     // One read of /etc/passwd per owner, not per container.
     let mut names: std::collections::HashMap<u32, Option<String>> = std::collections::HashMap::new();
+    let mut rows = Vec::new();
     for id in &ids {
         let dir = g.root.join(id);
         let Ok(st) = State::load_summary(&dir) else { continue };
-        let mut v = oci_state(&dir, &st);
+        let status = derive_status(&dir, &st);
         let owner = std::fs::metadata(dir.join(crate::container::STATE_FILE))
             .ok()
             .and_then(|m| names.entry(std::os::unix::fs::MetadataExt::uid(&m)).or_insert_with_key(|uid| user_name(*uid)).clone());
-        v["owner"] = owner.map(serde_json::Value::from).unwrap_or(serde_json::Value::Null);
-        rows.push(v);
+        rows.push((st, status, owner));
     }
     match a.format.as_str() {
         "json" => {
-            let _ = writeln!(out, "{}", serde_json::to_string(&rows).unwrap_or_else(|_| "[]".into()));
+            let list: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(st, status, owner)| {
+                    let mut v = st.oci_json(status.as_str(), shown_pid(st, *status));
+                    v["owner"] = owner.clone().map(serde_json::Value::from).unwrap_or(serde_json::Value::Null);
+                    v
+                })
+                .collect();
+            let _ = writeln!(out, "{}", serde_json::to_string(&list).unwrap_or_else(|_| "[]".into()));
         }
         "table" => {
             let mut lines = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from).to_vec()];
-            for v in &rows {
-                let s = |k: &str| v[k].as_str().map(String::from).unwrap_or_else(|| v[k].to_string());
-                lines.push(vec![s("id"), v["pid"].to_string(), s("status"), s("bundle"), s("created"), s("owner")]);
+            for (st, status, owner) in &rows {
+                lines.push(vec![
+                    st.id.clone(),
+                    shown_pid(st, *status).to_string(),
+                    status.as_str().to_string(),
+                    st.bundle.display().to_string(),
+                    st.created.clone(),
+                    owner.clone().unwrap_or_else(|| "null".into()),
+                ]);
             }
             let widths: Vec<usize> = (0..6).map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0)).collect();
             for l in lines {

@@ -13,8 +13,12 @@ pub struct StateArgs {
 /// The OCI state object of a container, with a derived status and pid 0 once stopped.
 pub fn oci_state(dir: &std::path::Path, st: &State) -> serde_json::Value {
     let status = derive_status(dir, st);
-    let pid = if status == Status::Stopped { 0 } else { st.pid };
-    st.oci_json(status.as_str(), pid)
+    st.oci_json(status.as_str(), shown_pid(st, status))
+}
+
+/// The pid the state reports: 0 once the container has stopped.
+pub fn shown_pid(st: &State, status: Status) -> i32 {
+    if status == Status::Stopped { 0 } else { st.pid }
 }
 
 pub fn run(g: &Globals, a: StateArgs) -> Result<()> {

@@ -77,13 +77,30 @@ struct Summary {
     #[serde(default)]
     annotations: HashMap<String, String>,
     owner: String,
-    cgroup: CgroupRecord,
+    cgroup: SummaryCgroup,
     #[serde(default)]
     notify_socket: Option<PathBuf>,
     #[serde(default)]
     creating: bool,
     #[serde(default)]
     host_rootfs_mount: Option<u64>,
+}
+
+/// `CgroupRecord` without the directories create made (a path per hierarchy and level: most of
+/// the record), which only delete needs.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SummaryCgroup {
+    path: PathBuf,
+    created: bool,
+    #[serde(default)]
+    systemd: bool,
+    #[serde(default)]
+    shares_pid_ns: bool,
+    #[serde(default)]
+    none: bool,
+    #[serde(default)]
+    unified: Option<PathBuf>,
 }
 
 /// Where the container's cgroup is and whether hull made it (only then is it removed).
@@ -130,9 +147,10 @@ impl State {
         serde_json::from_slice(data)
     }
 
-    /// `load` without the config's hooks, process and seccomp profile (left `None`), which are
-    /// most of the file and which `state` and `list` do not use: serde skips them without
-    /// building them (half of `list`'s instructions went to them).
+    /// `load` without the config's hooks, process and seccomp profile (left `None`) and the
+    /// cgroup directories create made (left empty), which are most of the file and which
+    /// `state` and `list` do not use: serde skips them without building them. For reading
+    /// only: never for a verb that changes or removes the container.
     pub fn load_summary(dir: &Path) -> Result<State> {
         let (p, data) = read_state_file(dir)?;
         let s: Summary = serde_json::from_slice(&data).map_err(|e| Error::Other(format!("state file {p:?} is corrupt: {e}")))?;
@@ -146,7 +164,15 @@ impl State {
             created: s.created,
             annotations: s.annotations,
             owner: s.owner,
-            cgroup: s.cgroup,
+            cgroup: CgroupRecord {
+                path: s.cgroup.path,
+                created: s.cgroup.created,
+                created_dirs: vec![],
+                systemd: s.cgroup.systemd,
+                shares_pid_ns: s.cgroup.shares_pid_ns,
+                none: s.cgroup.none,
+                unified: s.cgroup.unified,
+            },
             hooks: None,
             process: None,
             seccomp: None,

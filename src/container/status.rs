@@ -70,7 +70,19 @@ pub fn process_start_time(pid: i32) -> Option<u64> {
 /// (state letter, start time) of /proc/<pid>/stat. The comm field may contain spaces and
 /// parentheses, so parse from the last ')'.
 fn read_stat(pid: i32) -> Option<(char, u64)> {
-    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // One read into the stack (the line is a few hundred bytes): this runs for every container
+    // `list` shows and every `state`.
+    let mut buf = [0u8; 1024];
+    let path = format!("/proc/{pid}/stat");
+    let n = std::io::Read::read(&mut fs::File::open(&path).ok()?, &mut buf).ok()?;
+    let long;
+    let s = match n < buf.len() {
+        true => std::str::from_utf8(&buf[..n]).ok()?,
+        false => {
+            long = fs::read_to_string(&path).ok()?;
+            &long
+        }
+    };
     let rest = &s[s.rfind(')')? + 2..];
     let mut fields = rest.split(' ');
     let st = fields.next()?.chars().next()?;

@@ -208,6 +208,8 @@ impl Cgroup {
             (Some(dir), true) => {
                 let files = CgroupRecord { path: dir.clone(), systemd: false, unified: None, ..record.clone() };
                 let mut cg = Self::with_setup(files, setup()?, id)?;
+                // Made now, from the directory: made later it would follow the record's systemd.
+                cg.manager()?;
                 cg.record = record.clone();
                 Ok(cg)
             }

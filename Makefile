@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 HULL_RELEASE := target/x86_64-unknown-linux-gnu/release/hull
 ROOTFS := bundles/busybox/rootfs
 
-.PHONY: all build release rootfs demo test test-fresh test-attacks soak fuzz fuzz-smoke cargo-fuzz unit bench bench-instructions clean test-clients test-cgroupv2
+.PHONY: all build release rootfs demo test test-fresh test-attacks soak fuzz fuzz-smoke cargo-fuzz unit bench bench-instructions bench-cgroupv2 clean test-clients test-cgroupv2
 
 all: build
 
@@ -113,7 +113,15 @@ bench:
 	bench/bench.sh $(HULL_RELEASE) 100 > target/bench-timing.txt && cat target/bench-timing.txt
 	bench/suite.sh $(HULL_RELEASE) target/bench-figures.txt $(BENCH_N)
 	bench/breakdown.sh $(HULL_RELEASE) 30 > target/bench-breakdown.txt && cat target/bench-breakdown.txt
-	bench/report.sh target/bench-timing.txt target/bench-figures.txt docs target/bench-breakdown.txt
+	$(MAKE) bench-cgroupv2
+	bench/report.sh target/bench-timing.txt target/bench-figures.txt docs target/bench-breakdown.txt target/bench-v2.txt
+
+# hull against crun on pure cgroup v2, timed inside the cgroup v2 VM lane (software emulation).
+bench-cgroupv2:
+	@scripts/install-qemu.sh
+	@scripts/ensure-packages.sh "make bench-cgroupv2" $(TEST_PACKAGES) systemd=systemd /usr/bin/python3=python3 \
+		crun=crun hyperfine=hyperfine jq=jq
+	bench/vm-v2.sh 3 10 > target/bench-v2.txt && cat target/bench-v2.txt
 
 # Instructions per verb against bench/instructions.txt (CI): more than 10 % above fails.
 bench-instructions:

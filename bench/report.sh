@@ -1,9 +1,9 @@
 #!/bin/bash
 # Render docs/benchmarks.md and docs/bench/*.svg from one `make bench` run: the timing lines of
 # bench/bench.sh (TIMING file) and the key=value figures of bench/suite.sh (FIGURES file).
-# usage: bench/report.sh TIMING FIGURES OUT_DIR [BREAKDOWN]
+# usage: bench/report.sh TIMING FIGURES OUT_DIR [BREAKDOWN [V2]]
 set -eu
-timing=$1 figures=$2 out=$3 breakdown=${4:-}
+timing=$1 figures=$2 out=$3 breakdown=${4:-} v2=${5:-}
 mkdir -p "$out/bench"
 get() { sed -n "s/^$1=//p" "$figures" | tail -1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
@@ -58,6 +58,19 @@ row() { # row LABEL NAME UNIT
   cat "$timing"
   echo '```'
   echo
+  if [ -n "$v2" ] && [ -s "$v2" ]; then
+    echo "## Pure cgroup v2: hull against crun in the VM lane (bench/vm-v2.sh)"
+    echo
+    echo "The same \`true\` container, \`run\` and the lifecycle, timed by hyperfine inside the"
+    echo "cgroup v2 VM of \`make test-cgroupv2\` (QEMU software emulation, 2 vCPUs, systemd as PID"
+    echo "1, Debian's 6.1 kernel), rounds with the order alternating. Emulation makes every time"
+    echo "many times the host's: compare the ratios."
+    echo
+    echo '```'
+    cat "$v2"
+    echo '```'
+    echo
+  fi
   if [ -n "$breakdown" ] && [ -s "$breakdown" ]; then
     echo "## Where the milliseconds of run go (bench/breakdown.sh)"
     echo

@@ -9,6 +9,8 @@
 //! placed and limits applied), `after-pivot-root` (init), `before-ready` (init, everything but
 //! the exec fifo done), `before-save` (runtime, before state.json); of start: `before-exec`
 //! (init, fifo opened); of delete --force: `delete-before-kill` (status read, kill not yet sent).
+//! `cgroup-level:<i>`: create, before level i of the cgroup path is made in the v2 hierarchy
+//! (pure v2, or the unified tree of a hybrid host).
 //! `seal-overlay` makes the overlayfs view of the sealed binary fail, so
 //! that create, run and exec take the sealed memfd copy instead.
 

@@ -506,6 +506,52 @@ fn delete_keeps_a_cgroup_it_did_not_create() {
     t.finish();
 }
 
+/// A parent directory create found in place can vanish before the container's own level is made
+/// below it: another container's delete removes the parents it made once they are empty. create
+/// then makes the parent again, as its own (delete removes it), instead of failing. Made
+/// deterministic with a pause between the levels (HULL_FAULT=pause:cgroup-level:2, debug builds)
+/// in which the other container is deleted.
+#[test]
+fn create_makes_again_a_parent_deleted_meanwhile() {
+    let Some(t) = setup("cg_vanished_parent") else { return };
+    if !is_hull() || !(cgroup_v2() || Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists()) {
+        eprintln!("SKIP: hull's fault points, in a v2 hierarchy");
+        return t.finish();
+    }
+    let parent = format!("/{CG_PREFIX}/{}", t.id());
+    let a = t.id_with("a");
+    let mut ba = t.bundle_for(&a);
+    ba.args(&["sleep", "100000"]);
+    ba.set("/linux/cgroupsPath", json!(format!("{parent}/a")));
+    t.create_start(&ba);
+    let b = t.id_with("b");
+    let mut bb = t.bundle_for(&b);
+    bb.args(&["sleep", "100000"]);
+    bb.set("/linux/cgroupsPath", json!(format!("{parent}/b")));
+    bb.write();
+    // b's create finds the parent (a's, level 1 of hull-test/<parent>/b) and pauses half a
+    // second before making its own level (2).
+    // (stderr to a file: the init keeps the descriptors create had.)
+    let err = t.dir("logs").join("create-b.err");
+    let mut creating = std::process::Command::new(t.bin())
+        .args(["--root", STATE_ROOT, "create", "--bundle", bb.dir_str(), &b])
+        .env("HULL_FAULT", "pause:cgroup-level:2")
+        .stdout(std::process::Stdio::null())
+        .stderr(fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    t.rt(&["delete", "--force", &a]).assert_ok();
+    let status = creating.wait().unwrap();
+    assert!(status.success(), "create after its parent vanished: {}", fs::read_to_string(&err).unwrap_or_default());
+    t.rt(&["delete", "--force", &b]).assert_ok();
+    for h in cgroup_hierarchies() {
+        let d = h.join(&parent[1..]);
+        assert!(!d.exists(), "{} left: the parent b made again is b's to remove", d.display());
+    }
+    t.finish();
+}
+
 /// Two containers with pid namespaces of their own sharing one cgroupsPath (the spec allows it):
 /// deleting the one that made the cgroup leaves the other running (what is left in the cgroup is
 /// the other's), as runc does; the cgroup is left to it with a warning.

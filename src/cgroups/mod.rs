@@ -87,32 +87,15 @@ fn setup() -> Result<CgroupSetup> {
 }
 
 impl Cgroup {
-    /// Prepare the manager for a new container at `path`. Records, per hierarchy, every
-    /// directory that does not exist yet, so delete removes exactly what create made.
+    /// Prepare the cgroup of a new container at `path`. Each directory create makes is recorded
+    /// as it is made (`make_levels`), so delete removes exactly what create made.
     pub fn new_for_create(path: PathBuf, id: &str, systemd: bool) -> Result<Cgroup> {
         let setup = setup()?;
         if systemd {
             return Self::new_systemd(path, setup, id);
         }
-        let rel = path.strip_prefix("/").unwrap_or(&path).to_path_buf();
-        let mut created_dirs = Vec::new();
-        // v1 and hybrid: `place` records each directory as it makes it.
-        let roots = match setup {
-            CgroupSetup::Unified => hierarchy_roots(&setup),
-            _ => vec![],
-        };
-        for base in roots {
-            let mut cur = rel.clone();
-            while !cur.as_os_str().is_empty() && !base.join(&cur).exists() {
-                created_dirs.push(base.join(&cur));
-                if !cur.pop() {
-                    break;
-                }
-            }
-        }
-        // Deepest first, the order of removal.
-        created_dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-        let record = CgroupRecord { path, created: !created_dirs.is_empty(), created_dirs, systemd: false, unified: None, none: false, shares_pid_ns: false };
+        // The directories are recorded as they are made (`make_levels`).
+        let record = CgroupRecord { path, created: false, created_dirs: vec![], systemd: false, unified: None, none: false, shares_pid_ns: false };
         Self::with_setup(record, setup, id)
     }
 
@@ -145,7 +128,7 @@ impl Cgroup {
                 return Ok(None);
             }
             let mut cg = Self::new_for_create(path, id, false)?;
-            let made = cg.make_levels(Path::new(UNIFIED_HYBRID)).and_then(|dir| {
+            let made = cg.make_levels(Path::new(UNIFIED_HYBRID), None).and_then(|dir| {
                 crate::linux::open_fd(&dir, OFlag::O_PATH | OFlag::O_DIRECTORY)
                     .map_err(|e| Error::sys(format!("open cgroup {}", dir.display()), e))
             });
@@ -157,7 +140,7 @@ impl Cgroup {
                 }
             };
         }
-        let cg = Self::new_for_create(path, id, false)?;
+        let mut cg = Self::new_for_create(path, id, false)?;
         match cg.make_v2_dirs() {
             Ok(fd) => Ok(Some((cg, fd))),
             Err(e) => {
@@ -169,25 +152,11 @@ impl Cgroup {
 
     /// mkdir the cgroup and the missing parents, with every controller of the root enabled in
     /// each parent's subtree_control; open the leaf.
-    fn make_v2_dirs(&self) -> Result<OwnedFd> {
+    fn make_v2_dirs(&mut self) -> Result<OwnedFd> {
         let root = Path::new(CGROUP_ROOT);
         let controllers = fs::read_to_string(root.join("cgroup.controllers"))
             .map_err(|e| Error::io("read", root.join("cgroup.controllers"), e))?;
-        let leaf = self.dir();
-        let mut cur = root.to_path_buf();
-        for comp in leaf.strip_prefix(root).unwrap_or(&leaf).components() {
-            // Best effort, one controller at a time, as libcgroups does: a controller that cannot
-            // be enabled fails later, naming the limit that needs it.
-            for c in controllers.split_whitespace() {
-                let _ = fs::write(cur.join("cgroup.subtree_control"), format!("+{c}"));
-            }
-            cur.push(comp);
-            match fs::create_dir(&cur) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::io("create cgroup", &cur, e)),
-            }
-        }
+        let leaf = self.make_levels(root, Some(&controllers))?;
         crate::linux::open_fd(&leaf, OFlag::O_PATH | OFlag::O_DIRECTORY)
             .map_err(|e| Error::sys(format!("open cgroup {}", leaf.display()), e))
     }
@@ -280,13 +249,13 @@ impl Cgroup {
                 if self.holds(pid) {
                     crate::log::debug("create: init was cloned into its cgroup (unified tree)");
                 } else {
-                    let dir = self.make_levels(&root)?;
+                    let dir = self.make_levels(&root, None)?;
                     let procs = dir.join("cgroup.procs");
                     fs::write(&procs, pid.to_string()).map_err(|e| Error::io("write", &procs, e))?;
                 }
                 continue;
             }
-            let dir = self.make_levels(&root)?;
+            let dir = self.make_levels(&root, None)?;
             if root.join("cpuset.cpus").exists() {
                 fill_cpuset(&root, &dir)?;
             }
@@ -299,15 +268,36 @@ impl Cgroup {
     }
 
     /// mkdir the container's cgroup below one hierarchy root, level by level, recording each
-    /// directory made here (delete removes exactly those). A parent found in place can vanish
+    /// directory this create made or found missing (delete removes those, once empty). A parent found in place can vanish
     /// before the next level is made under it (another container's delete removes the parents
     /// it made once they are empty): the walk then starts over and makes it again as ours.
-    fn make_levels(&mut self, root: &Path) -> Result<PathBuf> {
+    /// `enable` (v2): the controllers to enable in each parent's subtree_control first, one at a
+    /// time and best effort, as libcgroups does (one that cannot be enabled fails later, naming
+    /// the limit that needs it).
+    fn make_levels(&mut self, root: &Path, enable: Option<&str>) -> Result<PathBuf> {
         let rel = self.record.rel().to_path_buf();
+        // A level missing when this create looks is claimed even if a concurrent create makes it
+        // first: whichever of them is deleted last removes it (rmdir fails while another
+        // container's cgroup is below it, which is then left to that one).
+        let mut cur = root.to_path_buf();
+        for comp in rel.components() {
+            cur.push(comp);
+            if !cur.exists() && !self.record.created_dirs.contains(&cur) {
+                self.record.created_dirs.push(cur.clone());
+            }
+        }
         let mut tries = 0;
         'walk: loop {
             let mut cur = root.to_path_buf();
-            for comp in rel.components() {
+            for (level, comp) in rel.components().enumerate() {
+                // The first walk of a create (the v2 directory, made before the clone): a window
+                // for the fault tests between one level and the next.
+                if enable.is_some() || root == Path::new(UNIFIED_HYBRID) {
+                    crate::fault::point("cgroup-level", Some(level))?;
+                }
+                for c in enable.iter().flat_map(|list| list.split_whitespace()) {
+                    let _ = fs::write(cur.join("cgroup.subtree_control"), format!("+{c}"));
+                }
                 cur.push(comp);
                 match fs::create_dir(&cur) {
                     Ok(()) => {

@@ -5,6 +5,7 @@
 #   tests/vm/run-cgroupv2.sh      (`make test-cgroupv2` runs it)
 # Environment:
 #   VM_TESTS="cgroups fault_injection check rootless"  integration test targets (tests/<name>.rs) to run, in one boot
+#                        (none: no test, for VM_BENCH alone)
 #   VM_FILTER=...        passed to each test binary (a test-name filter, or e.g. "--exact NAME")
 #   VM_TIMEOUT=900       seconds before qemu is killed and the lane fails
 #   VM_START_TIMEOUT=120 seconds from boot to the tests' start (systemd up) before the same
@@ -13,6 +14,9 @@
 #   VM_MODULES="fuse loop overlay"  kernel modules loaded in the VM (device nodes some tests
 #                        use; overlay for the sealed binary of create/run/exec)
 #   VM_MEM=1024          guest memory in MiB
+#   VM_BENCH=0           1: after the tests (VM_TESTS may be none), time hull (release build)
+#                        against crun inside the VM (tests/vm/bench-v2; bench/vm-v2.sh reads it)
+#   VM_BENCH_ROUNDS=3 VM_BENCH_RUNS=10  its rounds, and runs per runtime in each
 # Cache (ignored by git): .cache/vm/ holds the kernel .deb, the vmlinux extracted from it and the
 # modules. Log: target/vm/cgroupv2.log (the serial console). Exit status 0 only if the tests ran
 # to the end marker and all passed.
@@ -24,6 +28,7 @@ cache=$repo/.cache/vm
 work=$repo/target/vm
 log=$work/cgroupv2.log
 VM_TESTS=${VM_TESTS:-cgroups fault_injection check rootless}
+[ "$VM_TESTS" = none ] && VM_TESTS=
 VM_FILTER=${VM_FILTER:-}
 VM_TIMEOUT=${VM_TIMEOUT:-900}
 VM_START_TIMEOUT=${VM_START_TIMEOUT:-120}
@@ -31,6 +36,7 @@ VM_SYSTEMD=${VM_SYSTEMD:-1}
 VM_APPEND=${VM_APPEND:-}
 VM_MODULES=${VM_MODULES-fuse loop overlay}
 VM_MEM=${VM_MEM:-1024}
+VM_BENCH=${VM_BENCH:-0}
 # systemd loads autofs4 at start (a warning on the console when it cannot): loaded by /init.
 modules=$VM_MODULES
 [ "$VM_SYSTEMD" = 1 ] && modules="$modules autofs4"
@@ -66,13 +72,17 @@ cd "$repo"
 cargo build
 args=()
 for t in $VM_TESTS; do args+=(--test "$t"); done
-bins=$(cargo test "${args[@]}" --no-run --message-format=json | /usr/bin/python3 -c '
+bins=
+if [ -n "$VM_TESTS" ]; then
+    bins=$(cargo test "${args[@]}" --no-run --message-format=json | /usr/bin/python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
         print(m["executable"])')
+fi
 [ "$(grep -c . <<<"$bins")" = "$(echo $VM_TESTS | wc -w)" ] || { say "test binaries not found: $bins"; exit 1; }
+[ "$VM_BENCH" = 1 ] && cargo build --release
 
 # The shared busybox rootfs, made where and as tests/common/bundle.rs makes it (rootfs_dir; the
 # marker name read from there).
@@ -115,13 +125,34 @@ if [ "$VM_SYSTEMD" = 1 ]; then
     printf 'root:x:0:\ntty:x:5:\n' > "$ird"/etc/group
 fi
 mkdir -p "$ird"/usr/lib/hull-vm && cp "$here/run-tests" "$ird"/usr/lib/hull-vm/
+if [ "$VM_BENCH" = 1 ]; then
+    # hull's release build, crun and hyperfine with their libraries, and a bundle per runtime
+    # (the bench's: the runc spec template's true container, its own cgroup).
+    for b in "$repo/target/x86_64-unknown-linux-gnu/release/hull" "$(command -v crun)" "$(command -v hyperfine)"; do
+        put "$b" && with_libs "$b"
+    done
+    cp "$here/bench-v2" "$ird"/usr/lib/hull-vm/
+    for rt in hull crun; do
+        mkdir -p "$ird/usr/lib/hull-vm/bench/$rt"
+        jq --arg root "$rootfs" --arg cg "/hull-bench/$rt" '
+            .ociVersion = "1.0.2" | .root.path = $root | .root.readonly = true | .process.args = ["true"] |
+            .process.terminal = false | .linux.cgroupsPath = $cg | del(.hostname) |
+            .linux.namespaces |= map(select(.type != "uts"))' bundles/busybox/config.json \
+            > "$ird/usr/lib/hull-vm/bench/$rt/config.json"
+    done
+fi
 mkdir -p "$ird$repo/target"
 mkdir -p "$ird$(dirname "$rootfs")" && cp -a "$rootfs" "$ird$rootfs"
 : > "$ird$repo/target/hull-test.lock"
 cp "$here/init" "$ird/init" && chmod 755 "$ird/init"
 { printf 'SYSTEMD=%q\n' "$VM_SYSTEMD"; printf 'TESTS=%q\n' "$(echo $bins)"
   printf 'FILTER=%q\n' "$VM_FILTER"
-  printf 'HULL=%q\n' "$repo/target/x86_64-unknown-linux-gnu/debug/hull"; } > "$ird/etc/hull-vm.conf"
+  printf 'HULL=%q\n' "$repo/target/x86_64-unknown-linux-gnu/debug/hull"
+  if [ "$VM_BENCH" = 1 ]; then
+      printf 'BENCH=/usr/lib/hull-vm/bench-v2\nBENCH_DIR=/usr/lib/hull-vm/bench\n'
+      printf 'BENCH_HULL=%q\n' "$repo/target/x86_64-unknown-linux-gnu/release/hull"
+      printf 'BENCH_ROUNDS=%q\nBENCH_RUNS=%q\n' "${VM_BENCH_ROUNDS:-3}" "${VM_BENCH_RUNS:-10}"
+  fi; } > "$ird/etc/hull-vm.conf"
 # Uncompressed: unpacking gzip under emulation costs more (0.8 s) than qemu loading 40 MB.
 rm -f "$work/initrd.gz"
 (cd "$ird" && find . | /bin/busybox cpio -o -H newc 2>/dev/null) > "$work/initrd.cpio"
@@ -179,12 +210,16 @@ fi
 grep -q 'Kernel panic' <<<"$out" && fail+=("kernel panic")
 end=$(grep -o 'hull-vm: END TESTS exit code [0-9]*' <<<"$out" || true)
 [ -n "$end" ] || fail+=("no end marker")
+if [ "$VM_BENCH" = 1 ]; then
+    grep -q '^hull-vm: bench exit code 0' <<<"$out" || fail+=("the bench did not finish")
+    grep -q '^hull-vm-bench: error' <<<"$out" && fail+=("$(grep -m1 '^hull-vm-bench: error.*' <<<"$out")")
+fi
 [ -n "$end" ] && [ "${end##* }" != 0 ] && fail+=("test exit code ${end##* }")
 results=$(grep '^test result:' <<<"$out" || true)
 [ "$(grep -c . <<<"$results")" = "$(echo $VM_TESTS | wc -w)" ] || fail+=("missing 'test result:' lines")
 [ -n "$results" ] && grep -qv '^test result: ok\. [0-9]* passed; 0 failed' <<<"$results" && fail+=("tests failed")
 # A filter that selects nothing must not pass silently.
-[ -z "$results" ] || grep -q '^test result: .* [1-9][0-9]* passed' <<<"$results" || fail+=("no test passed")
+[ -z "$results" ] || [ -z "$VM_TESTS" ] || grep -q '^test result: .* [1-9][0-9]* passed' <<<"$results" || fail+=("no test passed")
 echo
 say "---- summary ----"
 grep -E '^hull-vm: (systemd pid1|kernel|/sys/fs/cgroup is|cgroup\.subtree_control|.* exit code)' <<<"$out" || true

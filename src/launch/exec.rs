@@ -221,6 +221,11 @@ fn helper(
         // Before the cgroup move (the process inherits it); `final` follows after it.
         affinity.apply_initial()?;
         crate::cgroups::join_self(target.cgroup_tasks)?;
+        // The host's cgroup files must not live on into the container's namespaces and the
+        // process. (This helper never returns: nothing drops and closes them again.)
+        for (_, fd) in target.cgroup_tasks {
+            let _ = nix::unistd::close(fd.as_raw_fd());
+        }
         for (name, flag, f) in target.namespaces {
             setns(f.as_fd(), *flag).ctx(|| format!("join {name} namespace of the container"))?;
         }

@@ -268,9 +268,10 @@ impl Cgroup {
     }
 
     /// mkdir the container's cgroup below one hierarchy root, level by level, recording each
-    /// directory this create made or found missing (delete removes those, once empty). A parent found in place can vanish
-    /// before the next level is made under it (another container's delete removes the parents
-    /// it made once they are empty): the walk then starts over and makes it again as ours.
+    /// directory this create made or found missing (delete removes those, once empty). A parent
+    /// found in place can vanish before the next level is made under it (another container's
+    /// delete removes the parents it made once they are empty): the walk then starts over and
+    /// makes it again as ours.
     /// `enable` (v2): the controllers to enable in each parent's subtree_control first, one at a
     /// time and best effort, as libcgroups does (one that cannot be enabled fails later, naming
     /// the limit that needs it).

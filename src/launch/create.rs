@@ -249,20 +249,25 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         if let Some(devices) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) {
             undo.netdevs = Some(netdev::move_into(devices, pid)?);
         }
-        // The init builds its rootfs while the cgroup is set up here: the cgroup work
-        // (libcgroups' discovery, and the migration into v1 hierarchies, which waits for an RCU
-        // grace period) is the slowest part of create. The init waits for `Placed` before it
-        // needs the cgroup.
+        // The init builds its rootfs while the cgroup is set up here; it waits for `Placed`
+        // before it needs the cgroup and for `Applied` before it needs the limits.
         parent_ch.send(&Msg::Go)?;
         // First the cgroup itself, which the init needs for a cgroup namespace or mount (v1: it
         // joins each hierarchy itself, on receipt); then its limits, while the init goes on
         // with its rootfs, and which it waits for before its final steps.
-        if !no_cgroup {
-            let tasks = make_cgroup(pid, cg_path.clone(), opts.id, opts.systemd_cgroup, !plan.new_pid, undo)?;
-            for (path, fd) in &tasks {
-                parent_ch.send(&Msg::CgroupTasks(fd.as_raw_fd(), path.clone()))?;
-            }
+        let tasks = match no_cgroup {
+            true => vec![],
+            false => make_cgroup(pid, cg_path.clone(), opts.id, opts.systemd_cgroup, !plan.new_pid, undo)?,
+        };
+        // Recorded before the init joins it, so a create killed from here on leaves what
+        // `delete --force` needs to remove it.
+        if !saved_at_clone {
+            save_creating(dir, &mut state, pid, undo.cgroup.as_ref())?;
         }
+        for (path, fd) in &tasks {
+            parent_ch.send(&Msg::CgroupTasks(fd.as_raw_fd(), path.clone()))?;
+        }
+        drop(tasks);
         parent_ch.send(&Msg::Placed)?;
         crate::log::debug("create: init placed in its cgroup");
         if let Some(cg) = undo.cgroup.as_ref() {
@@ -270,9 +275,6 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         }
         set_oom_score_adj(pid, spec)?;
         crate::log::debug("create: init's cgroup ready");
-        if !saved_at_clone {
-            save_creating(dir, &mut state, pid, undo.cgroup.as_ref())?;
-        }
         crate::fault::point("after-cgroup", None)?;
         parent_ch.send(&Msg::Applied)?;
         loop {
@@ -353,7 +355,6 @@ pub(super) fn send_listener(linux: &oci_spec::runtime::Linux, pid: i32, state: s
     crate::linux::seccomp::send_to_agent(path, sc.listener_metadata().as_deref(), pid, state, fd.as_raw_fd())
 }
 
-/// Create the cgroup, move the init into it, apply resources and oom_score_adj.
 /// Make the init's cgroup. The init is in it on return, except in v1 hierarchies: their `tasks`
 /// files are returned for the init to join itself.
 fn make_cgroup(pid: i32, path: PathBuf, id: &str, systemd: bool, shares_pid_ns: bool, undo: &mut Undo) -> Result<Vec<cgroups::TasksFile>> {

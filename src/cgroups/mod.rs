@@ -684,12 +684,11 @@ fn hierarchy_roots(setup: &CgroupSetup) -> Vec<PathBuf> {
 
 /// True when a process listed in the cgroup is alive (not a zombie being released).
 fn has_live_processes(dir: &Path) -> bool {
-    fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default().lines().any(|pid| {
-        fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
-            .ok()
-            .and_then(|st| st.rfind(')').and_then(|i| st[i + 1..].split_whitespace().next().map(|s| s != "Z" && s != "X")))
-            .unwrap_or(false)
-    })
+    fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|pid| pid.trim().parse().ok())
+        .any(|pid| crate::container::status::process_state(pid).is_some_and(|st| st != 'Z' && st != 'X'))
 }
 
 fn rmdir_retry(dir: &Path) -> Result<()> {
@@ -710,11 +709,7 @@ fn rmdir_retry(dir: &Path) -> Result<()> {
 /// in every hierarchy where the container has one. Nothing is created.
 pub fn join(record: &CgroupRecord, pid: i32, sub: Option<&str>) -> Result<()> {
     let setup = setup()?;
-    let rel = record.rel();
-    let rel = match sub {
-        Some(s) => rel.join(s.trim_start_matches('/')),
-        None => rel.to_path_buf(),
-    };
+    let rel = rel_with(record, sub);
     let mut joined = false;
     for base in hierarchy_roots(&setup) {
         let dir = base.join(&rel);
@@ -750,11 +745,6 @@ pub fn pure_v2() -> bool {
     Path::new(CGROUP_ROOT).join("cgroup.controllers").exists()
 }
 
-/// True when the host has a v2 hierarchy: pure v2, or the unified tree of a hybrid host.
-pub fn has_v2() -> bool {
-    pure_v2() || unified_hybrid()
-}
-
 /// True when a v1 host also mounts the unified tree (hybrid): one stat.
 fn unified_hybrid() -> bool {
     Path::new(UNIFIED_HYBRID).join("cgroup.procs").exists()
@@ -779,6 +769,15 @@ fn fill_cpuset(root: &Path, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The container's cgroup, or `sub` below it (`exec --cgroup`), relative to a hierarchy root.
+fn rel_with(record: &CgroupRecord, sub: Option<&str>) -> PathBuf {
+    let rel = record.rel();
+    match sub {
+        Some(s) => rel.join(s.trim_start_matches('/')),
+        None => rel.to_path_buf(),
+    }
+}
+
 /// The container's cgroup (or `sub` below it) relative to the v2 root, on a pure v2 host or in
 /// the unified tree of a hybrid one; with that tree's root.
 fn v2_rel(record: &CgroupRecord, sub: Option<&str>) -> Option<(&'static str, PathBuf)> {
@@ -787,10 +786,7 @@ fn v2_rel(record: &CgroupRecord, sub: Option<&str>) -> Option<(&'static str, Pat
     if record.none {
         return None;
     }
-    let mut rel = record.rel().to_path_buf();
-    if let Some(s) = sub {
-        rel.push(s.trim_start_matches('/'));
-    }
+    let rel = rel_with(record, sub);
     match (pure_v2(), unified_hybrid()) {
         (true, _) => Some((CGROUP_ROOT, rel)),
         (false, true) => Some((UNIFIED_HYBRID, rel)),
@@ -800,7 +796,7 @@ fn v2_rel(record: &CgroupRecord, sub: Option<&str>) -> Option<(&'static str, Pat
 
 /// True when `pid` is already in the container's v2 cgroup (or `sub` below it); on a hybrid
 /// host, its directory in the unified tree.
-pub fn holds_pid(record: &CgroupRecord, pid: i32, sub: Option<&str>) -> bool {
+fn holds_pid(record: &CgroupRecord, pid: i32, sub: Option<&str>) -> bool {
     let Some((_, rel)) = v2_rel(record, sub) else { return false };
     let want = format!("0::/{}", rel.display());
     fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|s| s.lines().any(|l| l == want))
@@ -810,21 +806,35 @@ pub fn holds_pid(record: &CgroupRecord, pid: i32, sub: Option<&str>) -> bool {
 /// migrated from outside: the v2 directory (pure v2, or the unified tree of a hybrid host), open
 /// for CLONE_INTO_CGROUP, and each v1 hierarchy's `tasks` file, for the helper to write "0" to
 /// before it clones the process (`place` says why). Either may be missing: the caller then moves
-/// the process after the clone (`join`).
+/// the process after the clone (`join`), when `holds` says it is not in.
 pub struct ExecCgroup {
     pub clone_into: Option<OwnedFd>,
     pub tasks: Vec<TasksFile>,
+    /// The v2 line /proc/PID/cgroup shows once the process is in (None: no v2 hierarchy).
+    v2_line: Option<String>,
+    /// The v1 hierarchies are joined through `tasks` (or there are none: pure v2).
+    v1_joined: bool,
+}
+
+impl ExecCgroup {
+    /// True when the process `pid`, cloned with this, is in the container's cgroup everywhere.
+    pub fn holds(&self, pid: i32) -> bool {
+        self.v1_joined
+            && self.v2_line.as_ref().is_none_or(|want| {
+                fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|s| s.lines().any(|l| l == want))
+            })
+    }
 }
 
 pub fn open_for_exec(record: &CgroupRecord, sub: Option<&str>, v1_tasks: bool) -> ExecCgroup {
-    let clone_into = v2_rel(record, sub)
+    let v2 = v2_rel(record, sub);
+    let clone_into = v2
+        .as_ref()
         .and_then(|(root, rel)| crate::linux::open_fd(&Path::new(root).join(rel), OFlag::O_PATH | OFlag::O_DIRECTORY).ok());
+    let pure = v2.as_ref().is_some_and(|(root, _)| *root == CGROUP_ROOT);
     let mut tasks = Vec::new();
-    if v1_tasks && !record.none && !pure_v2() {
-        let mut rel = record.rel().to_path_buf();
-        if let Some(s) = sub {
-            rel.push(s.trim_start_matches('/'));
-        }
+    if v1_tasks && !record.none && !pure {
+        let rel = rel_with(record, sub);
         for root in hierarchy_roots(&CgroupSetup::Legacy) {
             let path = root.join(&rel).join("tasks");
             if let Ok(fd) = crate::linux::open_fd(&path, OFlag::O_WRONLY) {
@@ -832,7 +842,9 @@ pub fn open_for_exec(record: &CgroupRecord, sub: Option<&str>, v1_tasks: bool) -
             }
         }
     }
-    ExecCgroup { clone_into, tasks }
+    let v1_joined = pure || !tasks.is_empty();
+    let v2_line = v2.map(|(_, rel)| format!("0::/{}", rel.display()));
+    ExecCgroup { clone_into, tasks, v2_line, v1_joined }
 }
 
 /// Write "0" to each `tasks` file: moves the calling thread (the whole process when it has one

@@ -67,6 +67,11 @@ pub fn process_start_time(pid: i32) -> Option<u64> {
     read_stat(pid).map(|(_, t)| t)
 }
 
+/// State letter of a process (R, S, Z, ...), from /proc/<pid>/stat.
+pub fn process_state(pid: i32) -> Option<char> {
+    read_stat(pid).map(|(st, _)| st)
+}
+
 /// (state letter, start time) of /proc/<pid>/stat. The comm field may contain spaces and
 /// parentheses, so parse from the last ')'.
 fn read_stat(pid: i32) -> Option<(char, u64)> {

@@ -145,6 +145,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     }
     // v2 (and the unified tree of a hybrid host): the cgroup exists before the init, which is
     // cloned straight into it.
+    let pure_v2 = cgroups::pure_v2();
     let prepared = match no_cgroup {
         true => None,
         false => Cgroup::prepare_for_clone(cg_path.clone(), opts.id, opts.systemd_cgroup)?,
@@ -205,7 +206,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         id: opts.id,
         placed: Default::default(),
         applied: Default::default(),
-        v1_device_rules: !no_cgroup && !cgroups::pure_v2(),
+        v1_device_rules: !no_cgroup && !pure_v2,
         cgroup_ns_entered: Default::default(),
         state: &state,
     };
@@ -232,7 +233,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     // Cloned into a cgroup made beforehand: record both before anything else. On a pure v2 host
     // its record does not change when the init is placed, so that save is the only provisional
     // one; on a hybrid host placement adds the v1 directories and saves again.
-    let saved_at_clone = undo.cgroup.is_some() && cgroups::pure_v2();
+    let saved_at_clone = undo.cgroup.is_some() && pure_v2;
     if undo.cgroup.is_some() {
         save_creating(dir, &mut state, pid, undo.cgroup.as_ref())?;
     }

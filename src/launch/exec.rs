@@ -134,12 +134,12 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
         Some(Msg::Error(e)) => return Err(Error::Init(e)),
         _ => return Err(Error::Init("exec helper exited without starting the process".into())),
     };
-    let joined_v1 = !cgroup.tasks.is_empty() || crate::cgroups::pure_v2();
+    let in_cgroup = cgroup.holds(pid);
     drop(cgroup);
     let started = (|| {
         if state.cgroup.none {
             crate::log::debug("exec: the container has no cgroup (rootless)");
-        } else if joined_v1 && (!crate::cgroups::has_v2() || crate::cgroups::holds_pid(&state.cgroup, pid, opts.cgroup)) {
+        } else if in_cgroup {
             crate::log::debug("exec: process was cloned into its cgroup");
         } else {
             crate::cgroups::join(&state.cgroup, pid, opts.cgroup)?;

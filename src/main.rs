@@ -9,9 +9,19 @@
 
 #[cfg(not(test))]
 #[no_mangle]
-pub extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+pub extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
+    use std::os::unix::ffi::OsStrExt;
     // SAFETY: setting a signal's disposition to SIG_IGN touches no memory of ours; no threads exist.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    // std::env::args() still works: on glibc, std takes argc/argv from .init_array.
-    std::process::exit(hull::cli::main())
+    // The arguments are read here rather than through std::env::args(), which without the Rust
+    // runtime's start-up is filled only on glibc (from .init_array), not on musl.
+    let args = (0..argc.max(0) as usize)
+        .map(|i| {
+            // SAFETY: the C runtime passes argc valid NUL-terminated strings in argv, alive for
+            // the whole process.
+            let s = unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) };
+            std::ffi::OsStr::from_bytes(s.to_bytes()).to_owned()
+        })
+        .collect();
+    std::process::exit(hull::cli::main(args))
 }

@@ -102,12 +102,14 @@ pub struct Globals {
     pub rootless: bool,
 }
 
-pub fn main() -> i32 {
-    let argv = args::normalize(std::env::args().collect());
+/// Runs the command line `argv` (the program's name first); returns the exit status.
+pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
+    let argv_os = argv;
+    let argv = args::normalize(argv_os.iter().map(|a| a.to_string_lossy().into_owned()).collect());
     // The verbs that clone processes into a container run from a sealed binary: re-executed from
     // one here, before anything is parsed twice. A failure is reported once logging is set up.
     let seal_failure = match args::verb(&argv) {
-        Some("create" | "run" | "exec") => crate::linux::seal::ensure_sealed().err(),
+        Some("create" | "run" | "exec") => crate::linux::seal::ensure_sealed(&argv_os).err(),
         _ => None,
     };
     let cli = match Cli::try_parse_from(&argv) {

@@ -70,8 +70,9 @@ impl ContainerDir {
         lock_exclusive(&lock, &tmp)?;
         let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| Error::InvalidId(id.to_string()));
         let (ctmp, cpath) = (c(&tmp)?, c(&path)?);
-        // SAFETY: both paths are NUL-terminated and outlive the call.
-        let r = unsafe { libc::renameat2(libc::AT_FDCWD, ctmp.as_ptr(), libc::AT_FDCWD, cpath.as_ptr(), libc::RENAME_NOREPLACE) };
+        // SAFETY: both paths are NUL-terminated and outlive the call. Called through syscall(2):
+        // musl has no wrapper for renameat2.
+        let r = unsafe { libc::syscall(libc::SYS_renameat2, libc::AT_FDCWD, ctmp.as_ptr(), libc::AT_FDCWD, cpath.as_ptr(), libc::RENAME_NOREPLACE) };
         if r != 0 {
             let e = std::io::Error::last_os_error();
             let _ = fs::remove_dir(&tmp);

@@ -162,6 +162,7 @@ fn reset_signals() {
 /// Mark every descriptor from `first` up close-on-exec: nothing of the runtime reaches the
 /// container beyond stdio and the preserved fds.
 fn close_fds_from(first: u32) {
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on descriptors.
-    unsafe { libc::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC as i32) };
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on descriptors. Called through
+    // syscall(2): musl has no wrapper for it.
+    unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
 }

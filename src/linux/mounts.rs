@@ -417,7 +417,8 @@ pub fn remount_bind(target: &Path, flags: MsFlags, in_userns: bool) -> std::resu
                 (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
                 (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
                 (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-                (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+                // ST_RELATIME (musl's headers do not name it).
+                (FsFlags::from_bits_retain(0x1000), MsFlags::MS_RELATIME),
             ] {
                 if f.contains(fs) {
                     flags |= ms;

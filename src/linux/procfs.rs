@@ -35,7 +35,7 @@ const OVERMOUNTABLE: &[&str] = &[
 
 /// True when `fd` is on a procfs filesystem.
 pub fn is_procfs(fd: impl AsFd) -> bool {
-    nix::sys::statfs::fstatfs(fd).is_ok_and(|s| s.filesystem_type().0 == PROC_SUPER_MAGIC)
+    nix::sys::statfs::fstatfs(fd).is_ok_and(|s| s.filesystem_type().0 as i64 == PROC_SUPER_MAGIC)
 }
 
 /// Refuse a config mount whose resolved target (`target`, an O_PATH fd) lies inside procfs,

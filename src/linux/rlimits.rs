@@ -4,7 +4,13 @@ use oci_spec::runtime::{PosixRlimit, PosixRlimitType};
 
 use crate::error::{Error, Result};
 
-fn resource(t: PosixRlimitType) -> (libc::__rlimit_resource_t, &'static str) {
+/// The type setrlimit(2) takes its resource as: glibc and musl differ.
+#[cfg(target_env = "gnu")]
+type Resource = libc::__rlimit_resource_t;
+#[cfg(not(target_env = "gnu"))]
+type Resource = libc::c_int;
+
+fn resource(t: PosixRlimitType) -> (Resource, &'static str) {
     use PosixRlimitType::*;
     match t {
         RlimitCpu => (libc::RLIMIT_CPU, "RLIMIT_CPU"),

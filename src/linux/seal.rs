@@ -51,7 +51,7 @@ pub fn origin() -> Option<(u64, u64)> {
 /// Make sure this process runs from a sealed view of its binary: re-execute it from one when it
 /// does not (this function then does not return), and make it non-dumpable. Called by the verbs
 /// that clone processes into a container, before anything else.
-pub fn ensure_sealed() -> Result<()> {
+pub fn ensure_sealed(argv: &[OsString]) -> Result<()> {
     if let Some(mark) = std::env::var_os(MARK) {
         std::env::remove_var(MARK);
         let exe = File::open("/proc/self/exe").map_err(|e| Error::io("open", "/proc/self/exe", e))?;
@@ -78,7 +78,7 @@ pub fn ensure_sealed() -> Result<()> {
         })?,
     };
     drop(exe);
-    let errno = reexec(&sealed, (meta.dev(), meta.ino()));
+    let errno = reexec(&sealed, argv, (meta.dev(), meta.ino()));
     Err(Error::sys("re-execute hull from its sealed binary", errno))
 }
 
@@ -105,7 +105,7 @@ pub fn probe() -> std::result::Result<Mechanism, String> {
 /// sealed against writes.
 fn is_sealed(f: &File) -> bool {
     if let Ok(fs) = nix::sys::statfs::fstatfs(f.as_fd()) {
-        if fs.filesystem_type().0 == OVERLAYFS_SUPER_MAGIC && fs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
+        if fs.filesystem_type().0 as i64 == OVERLAYFS_SUPER_MAGIC && fs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
             return true;
         }
     }
@@ -256,9 +256,9 @@ fn memfd_copy(exe: &File) -> std::result::Result<File, String> {
 
 /// execveat(fd, "", AT_EMPTY_PATH) with this process's arguments and environment plus the mark.
 /// Returns only on failure.
-fn reexec(sealed: &File, origin: (u64, u64)) -> Errno {
+fn reexec(sealed: &File, argv: &[OsString], origin: (u64, u64)) -> Errno {
     let cstrings = |v: Vec<OsString>| -> Vec<CString> { v.into_iter().filter_map(|s| CString::new(s.as_bytes()).ok()).collect() };
-    let args = cstrings(std::env::args_os().collect());
+    let args = cstrings(argv.to_vec());
     let mut env: Vec<OsString> = std::env::vars_os()
         .map(|(k, v)| {
             let mut kv = k;

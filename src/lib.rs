@@ -8,6 +8,7 @@ pub mod check;
 pub mod cgroups;
 pub mod cli;
 pub mod container;
+pub mod criu;
 pub mod error;
 pub mod fault;
 pub mod hooks;

@@ -856,6 +856,21 @@ pub fn join_self(tasks: &[TasksFile]) -> Result<()> {
     Ok(())
 }
 
+/// The directory whose freezer CRIU uses to stop the container while it dumps it: the v1
+/// freezer hierarchy's, or the v2 cgroup (`cgroup.freeze`). None without a cgroup.
+pub fn freezer_dir(record: &CgroupRecord) -> Option<PathBuf> {
+    if record.none {
+        return None;
+    }
+    let rel = record.rel();
+    let v1 = Path::new(CGROUP_ROOT).join("freezer").join(rel);
+    if v1.join("freezer.state").exists() {
+        return Some(v1);
+    }
+    let v2 = Path::new(CGROUP_ROOT).join(rel);
+    v2.join("cgroup.freeze").exists().then_some(v2)
+}
+
 /// True when the container's freezer says frozen. Read directly: this runs for every `state`.
 pub fn is_frozen(record: &CgroupRecord) -> bool {
     if record.none {

@@ -3,6 +3,7 @@
 
 pub mod args;
 mod check;
+mod checkpoint;
 mod create;
 mod delete;
 mod events;
@@ -91,6 +92,10 @@ pub enum Cmd {
     Spec(spec::SpecArgs),
     /// Check this host's readiness for containers
     Check(check::CheckArgs),
+    /// Checkpoint a running container (CRIU)
+    Checkpoint(checkpoint::CheckpointArgs),
+    /// Restore a container from a checkpoint (CRIU)
+    Restore(checkpoint::RestoreArgs),
 }
 
 /// Global settings every verb receives.
@@ -189,6 +194,8 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
         Cmd::Update(a) => update::run(&g, a).map(|()| 0),
         Cmd::Events(a) => events::run(&g, a).map(|()| 0),
         Cmd::Resume(a) => pause::run(&g, a, false).map(|()| 0),
+        Cmd::Checkpoint(a) => checkpoint::checkpoint(&g, a).map(|()| 0),
+        Cmd::Restore(a) => checkpoint::restore(&g, a),
     };
     match res {
         Ok(code) => code,

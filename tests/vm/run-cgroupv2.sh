@@ -4,15 +4,18 @@
 # as PID 1 (as on a real cgroup v2 host) starting the tests from hull-tests.service.
 #   tests/vm/run-cgroupv2.sh      (`make test-cgroupv2` runs it)
 # Environment:
-#   VM_TESTS="cgroups fault_injection check rootless"  integration test targets (tests/<name>.rs) to run, in one boot
+#   VM_TESTS="cgroups fault_injection check rootless checkpoint"  integration test targets (tests/<name>.rs) to run, in one boot
 #                        (none: no test, for VM_BENCH alone)
 #   VM_FILTER=...        passed to each test binary (a test-name filter, or e.g. "--exact NAME")
 #   VM_TIMEOUT=900       seconds before qemu is killed and the lane fails
 #   VM_START_TIMEOUT=120 seconds from boot to the tests' start (systemd up) before the same
 #   VM_SYSTEMD=1         0: no systemd, a shell /init runs the tests as PID 1 (systemd tests skip)
 #   VM_APPEND=...        more kernel command line (e.g. systemd.log_level=debug)
-#   VM_MODULES="fuse loop overlay"  kernel modules loaded in the VM (device nodes some tests
-#                        use; overlay for the sealed binary of create/run/exec)
+#   VM_MODULES="fuse loop overlay ..."  kernel modules loaded in the VM, in this order (device
+#                        nodes some tests use; overlay for the sealed binary of create/run/exec;
+#                        the rest for CRIU: `criu check` needs nf_tables, the socket diag modules
+#                        for dumps, veth and tun; nf_tables after nfnetlink and libcrc32c, and
+#                        libcrc32c after crc32c_generic)
 #   VM_MEM=1024          guest memory in MiB
 #   VM_BENCH=0           1: after the tests (VM_TESTS may be none), time hull (release build)
 #                        against crun inside the VM (tests/vm/bench-v2; bench/vm-v2.sh reads it)
@@ -27,14 +30,14 @@ here=$repo/tests/vm
 cache=$repo/.cache/vm
 work=$repo/target/vm
 log=$work/cgroupv2.log
-VM_TESTS=${VM_TESTS:-cgroups fault_injection check rootless}
+VM_TESTS=${VM_TESTS:-cgroups fault_injection check rootless checkpoint}
 [ "$VM_TESTS" = none ] && VM_TESTS=
 VM_FILTER=${VM_FILTER:-}
 VM_TIMEOUT=${VM_TIMEOUT:-900}
 VM_START_TIMEOUT=${VM_START_TIMEOUT:-120}
 VM_SYSTEMD=${VM_SYSTEMD:-1}
 VM_APPEND=${VM_APPEND:-}
-VM_MODULES=${VM_MODULES-fuse loop overlay}
+VM_MODULES=${VM_MODULES-fuse loop overlay veth tun crc32c_generic libcrc32c nfnetlink nf_tables inet_diag tcp_diag udp_diag raw_diag netlink_diag unix_diag af_packet_diag}
 VM_MEM=${VM_MEM:-1024}
 VM_BENCH=${VM_BENCH:-0}
 # systemd loads autofs4 at start (a warning on the console when it cannot): loaded by /init.
@@ -107,11 +110,16 @@ for a in $(/bin/busybox --list-full); do
 done
 cp /usr/bin/tini-static "$ird"/usr/bin/
 for m in $modules; do cp "$kdir/modules/$m.ko" "$ird"/lib/modules/; done
+echo $modules > "$ird"/lib/modules/order   # /init loads them in this order
 put() { mkdir -p "$ird$(dirname "$1")" && cp -L "$1" "$ird$1"; }
 with_libs() { for lib in $(ldd "$1" | grep -o '/[^ ]*'); do [ -e "$ird$lib" ] || put "$lib"; done; }
 for b in "$repo/target/x86_64-unknown-linux-gnu/debug/hull" $bins; do
     put "$b" && strip "$ird$b" && with_libs "$b"
 done
+# CRIU for tests/checkpoint.rs (the host's kernel fails `criu check`; this one passes).
+criu=$(command -v criu || true)
+[ -n "$criu" ] || { say "no criu (apt-get install criu)"; exit 1; }
+put "$criu" && with_libs "$criu"
 if [ "$VM_SYSTEMD" = 1 ]; then
     [ -x /lib/systemd/systemd ] || { say "no /lib/systemd/systemd (apt-get install systemd, or VM_SYSTEMD=0)"; exit 1; }
     for b in /lib/systemd/systemd /usr/bin/systemctl; do put "$b" && with_libs "$b"; done

@@ -1,0 +1,322 @@
+//! Checkpoint and restore through CRIU. CRIU 3.17 cannot work on this host's kernel (`criu check`
+//! fails on the vDSO): here the verbs must say so precisely and leave the container as it was.
+//! In the cgroup v2 VM lane (`VM_TESTS=checkpoint make test-cgroupv2`), whose kernel passes
+//! `criu check`, containers are really dumped and restored.
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::fs;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// True when CRIU can checkpoint on this kernel.
+fn criu_works() -> bool {
+    Command::new("criu").arg("check").stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| s.success()).unwrap_or(false)
+}
+
+/// Start skipping when CRIU cannot work here (the host): these run in the VM lane.
+fn needs_criu(name: &str) -> bool {
+    if criu_works() {
+        return true;
+    }
+    eprintln!("SKIP {name}: `criu check` fails on this kernel (tests/checkpoint.rs runs these in the cgroup v2 VM lane)");
+    false
+}
+
+/// Pipes for a runtime's stdio (what the container inherits, as from containerd's shim): the
+/// container's ends go to the command, ours are kept while the test runs.
+struct Pipes(Vec<OwnedFd>);
+
+impl Pipes {
+    fn attach(c: &mut Command) -> Pipes {
+        let (r0, w0) = nix::unistd::pipe().unwrap();
+        let (r1, w1) = nix::unistd::pipe().unwrap();
+        let (r2, w2) = nix::unistd::pipe().unwrap();
+        c.stdin(Stdio::from(r0)).stdout(Stdio::from(w1)).stderr(Stdio::from(w2));
+        Pipes(vec![w0, r1, r2])
+    }
+}
+
+/// A container counting in a shell variable: each value goes to /tmp/count (a tmpfs) and to
+/// /out/count (a bind mount of the bundle's `out`), five times a second.
+fn counter(t: &Test, id: &str) -> (Bundle, PathBuf) {
+    let mut b = t.bundle_for(id);
+    let out = b.out();
+    b.add_mount(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]}));
+    b.sh("i=0; while :; do i=$((i+1)); echo $i > /tmp/count; echo $i > /out/count; sleep 0.2; done");
+    (b, out)
+}
+
+fn count(out: &Path) -> u64 {
+    fs::read_to_string(out.join("count")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+}
+
+/// Wait until the counter in `out` reaches more than `n`; returns the value seen.
+#[track_caller]
+fn count_above(out: &Path, n: u64) -> u64 {
+    wait_for(&format!("{} to count above {n}", out.display()), || Some(count(out)).filter(|v| *v > n))
+}
+
+/// `run -d` with stdio pipes; returns the pipes to keep.
+#[track_caller]
+fn run_detached(t: &Test, b: &Bundle) -> Pipes {
+    b.write();
+    let mut keep = None;
+    t.rt_with(&["run", "-d", "--bundle", b.dir_str(), &b.id], |c| keep = Some(Pipes::attach(c))).assert_ok();
+    keep.unwrap()
+}
+
+/// `restore -d` with stdio pipes and `extra` flags.
+fn restore(t: &Test, b: &Bundle, images: &Path, extra: &[&str]) -> (Out, Pipes) {
+    b.write();
+    let mut args = vec!["restore", "-d", "--image-path", images.to_str().unwrap(), "--bundle", b.dir_str()];
+    args.extend_from_slice(extra);
+    args.push(&b.id);
+    let mut keep = None;
+    let out = t.rt_with(&args, |c| keep = Some(Pipes::attach(c)));
+    (out, keep.unwrap())
+}
+
+/// The cgroup (v2 line) of a process.
+fn cgroup_of(pid: i64) -> String {
+    fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default()
+}
+
+#[test]
+fn counter_continues_after_checkpoint_and_restore() {
+    let Some(t) = setup("checkpoint_counter") else { return };
+    if !needs_criu(&t.name) {
+        return;
+    }
+    let id = t.id();
+    let (b, out) = counter(&t, &id);
+    let _p = run_detached(&t, &b);
+    count_above(&out, 3);
+    let images = t.dir("images");
+    t.rt(&["checkpoint", "--image-path", images.to_str().unwrap(), &id]).assert_ok();
+    assert!(images.join("inventory.img").exists(), "no images in {}", images.display());
+    // The container is gone (as runc leaves it), its processes with it: the counter stops.
+    assert_eq!(t.state(&id), None, "the checkpointed container must be deleted");
+    t.assert_gone(&id);
+    let at_dump = count(&out);
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(count(&out), at_dump, "the counter went on after the checkpoint");
+
+    let (r, _p2) = restore(&t, &b, &images, &[]);
+    r.assert_ok();
+    let st = t.state(&id).expect("state after restore");
+    assert_eq!(st["status"], "running", "{st}");
+    let pid = st["pid"].as_i64().unwrap();
+    assert!(cgroup_of(pid).contains(&format!("/{CG_PREFIX}/{id}")), "restored init not in the container's cgroup: {}", cgroup_of(pid));
+    // The shell's variable went on from where it was: the next value is above the dumped one.
+    let next = count_above(&out, at_dump);
+    assert!(next <= at_dump + 5, "the counter jumped from {at_dump} to {next}");
+    // The tmpfs came back with its content, and exec works in the restored container.
+    let e = t.rt(&["exec", &id, "cat", "/tmp/count"]);
+    e.assert_ok();
+    let inside: u64 = e.stdout.trim().parse().unwrap();
+    assert!(inside >= at_dump, "/tmp/count in the restored container is {inside}, below {at_dump}");
+    t.rt(&["kill", &id, "KILL"]).assert_ok();
+    t.wait_stopped(&id);
+    t.rt(&["delete", &id]).assert_ok();
+    t.finish();
+}
+
+#[test]
+fn leave_running_then_restore_under_a_new_id() {
+    let Some(t) = setup("checkpoint_leave_running") else { return };
+    if !needs_criu(&t.name) {
+        return;
+    }
+    let id = t.id();
+    let (b, out) = counter(&t, &id);
+    let _p = run_detached(&t, &b);
+    count_above(&out, 2);
+    let images = t.dir("images");
+    t.rt(&["checkpoint", "--leave-running", "--image-path", images.to_str().unwrap(), &id]).assert_ok();
+    assert_eq!(t.status(&id).as_deref(), Some("running"));
+    let v = count(&out);
+    count_above(&out, v);
+
+    // The copy: a new id, its own cgroup, and its /out bound from its own bundle.
+    let id2 = t.id_with("copy");
+    let (b2, out2) = counter(&t, &id2);
+    let (r, _p2) = restore(&t, &b2, &images, &[]);
+    r.assert_ok();
+    count_above(&out2, 1);
+    let (s1, s2) = (t.state(&id).unwrap(), t.state(&id2).unwrap());
+    assert_eq!(s2["status"], "running");
+    assert_ne!(s1["pid"], s2["pid"]);
+    let pid2 = s2["pid"].as_i64().unwrap();
+    assert!(cgroup_of(pid2).contains(&format!("/{CG_PREFIX}/{id2}")), "copy not in its own cgroup: {}", cgroup_of(pid2));
+    // Both go on counting.
+    let (a, c) = (count(&out), count(&out2));
+    count_above(&out, a);
+    count_above(&out2, c);
+    t.finish();
+}
+
+#[test]
+fn pre_dump_then_dump_with_parent() {
+    let Some(t) = setup("checkpoint_pre_dump") else { return };
+    if !needs_criu(&t.name) {
+        return;
+    }
+    let id = t.id();
+    let (b, out) = counter(&t, &id);
+    let _p = run_detached(&t, &b);
+    count_above(&out, 2);
+    let pre = t.dir("pre");
+    let dump = t.dir("dump");
+    t.rt(&["checkpoint", "--pre-dump", "--image-path", pre.to_str().unwrap(), &id]).assert_ok();
+    assert_eq!(t.status(&id).as_deref(), Some("running"), "a pre-dump leaves the container running");
+    assert!(fs::read_dir(&pre).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with("pages-")), "no pages in the pre-dump");
+    let v = count(&out);
+    count_above(&out, v);
+    t.rt(&["checkpoint", "--image-path", dump.to_str().unwrap(), "--parent-path", "../pre", &id]).assert_ok();
+    assert_eq!(fs::read_link(dump.join("parent")).unwrap(), PathBuf::from("../pre"), "the dump links its parent");
+    let at_dump = count(&out);
+    let (r, _p2) = restore(&t, &b, &dump, &[]);
+    r.assert_ok();
+    count_above(&out, at_dump);
+    t.finish();
+}
+
+#[test]
+fn terminal_container_restores_onto_a_new_console_socket() {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixListener;
+    let Some(t) = setup("checkpoint_terminal") else { return };
+    if !needs_criu(&t.name) {
+        return;
+    }
+    let id = t.id();
+    let mut b = t.bundle_for(&id);
+    b.set("/process/terminal", json!(true));
+    b.sh("while read l; do echo got-$l; done");
+    // Talk through a pty master received on a console socket: send a line, read its echo.
+    let talk = |sock: &UnixListener, line: &str| {
+        let (s, _) = sock.accept().unwrap();
+        let (_, mut fds, _) = recv_with_fds(s.as_raw_fd(), "console socket");
+        let mut m = fs::File::from(fds.remove(0));
+        m.write_all(format!("{line}\n").as_bytes()).unwrap();
+        let mut seen = String::new();
+        let want = format!("got-{line}");
+        wait_for(&format!("{want} on the pty"), || {
+            let mut buf = [0u8; 1024];
+            let n = m.read(&mut buf).unwrap_or(0);
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            seen.contains(&want).then_some(())
+        });
+        m
+    };
+    let sock1 = UnixListener::bind(t.scratch.join("c1.sock")).unwrap();
+    t.try_create(&b, &["--console-socket", t.scratch.join("c1.sock").to_str().unwrap()]).assert_ok();
+    t.start(&id);
+    let m1 = talk(&sock1, "one");
+    let images = t.dir("images");
+    t.rt(&["checkpoint", "--image-path", images.to_str().unwrap(), &id]).assert_ok();
+    drop(m1);
+    let sock2 = UnixListener::bind(t.scratch.join("c2.sock")).unwrap();
+    let (r, _p) = restore(&t, &b, &images, &["--console-socket", t.scratch.join("c2.sock").to_str().unwrap()]);
+    r.assert_ok();
+    let _m2 = talk(&sock2, "two");
+    t.finish();
+}
+
+#[test]
+fn a_failed_restore_leaves_nothing() {
+    let Some(t) = setup("checkpoint_failed_restore") else { return };
+    if !needs_criu(&t.name) {
+        return;
+    }
+    let id = t.id();
+    let (b, _) = counter(&t, &id);
+    // Images that are not CRIU's: CRIU fails, after hull made the state dir and the cgroup.
+    let images = t.dir("images");
+    fs::write(images.join("inventory.img"), b"not an image").unwrap();
+    let (r, _p) = restore(&t, &b, &images, &[]);
+    r.assert_err("restore of container");
+    assert!(r.error_text().contains("restore.log"), "the error names CRIU's log: {}", r.error_text());
+    t.assert_gone(&id);
+    // No images at all: refused before anything is made.
+    let empty = t.dir("empty");
+    let (r, _p) = restore(&t, &b, &empty, &[]);
+    r.assert_err("holds no checkpoint");
+    t.assert_gone(&id);
+    t.finish();
+}
+
+#[test]
+fn checkpoint_refuses_a_container_that_is_not_running() {
+    let Some(t) = setup("checkpoint_not_running") else { return };
+    if !needs_criu(&t.name) {
+        return;
+    }
+    let id = t.id();
+    let (b, _) = counter(&t, &id);
+    t.create(&b);
+    let images = t.dir("images");
+    t.rt(&["checkpoint", "--image-path", images.to_str().unwrap(), &id]).assert_err("it is created, not running");
+    assert_eq!(t.status(&id).as_deref(), Some("created"));
+    t.rt(&["checkpoint", "--lazy-pages", &id]).assert_err("--lazy-pages is not supported");
+    t.finish();
+}
+
+/// Where CRIU cannot work (this host's kernel), both verbs say why, naming `criu check`'s own
+/// error, and leave everything as it was.
+#[test]
+fn a_kernel_criu_cannot_work_on_is_named() {
+    let Some(t) = setup("checkpoint_kernel") else { return };
+    if criu_works() {
+        eprintln!("SKIP {}: `criu check` passes here", t.name);
+        return;
+    }
+    let id = t.id();
+    let (b, out) = counter(&t, &id);
+    let _p = run_detached(&t, &b);
+    count_above(&out, 1);
+    let images = t.dir("images");
+    let r = t.rt(&["checkpoint", "--image-path", images.to_str().unwrap(), &id]);
+    if Command::new("criu").arg("--version").output().is_ok() {
+        r.assert_err("`criu check` failed: Error (");
+        assert!(r.error_text().contains("CRIU cannot work on this kernel"), "{}", r.error_text());
+    } else {
+        r.assert_err("criu not found");
+    }
+    assert_eq!(t.status(&id).as_deref(), Some("running"), "a refused checkpoint leaves the container running");
+    count_above(&out, count(&out));
+    let id2 = t.id_with("restored");
+    let b2 = t.bundle_for(&id2);
+    let (r, _p2) = restore(&t, &b2, &images, &[]);
+    assert!(!r.ok(), "restore must fail here\n{}", r.show());
+    t.assert_gone(&id2);
+    t.finish();
+}
+
+/// No criu in PATH: named, with what to install.
+#[test]
+fn missing_criu_is_named() {
+    let Some(t) = setup("checkpoint_no_criu") else { return };
+    let id = t.id();
+    let (b, out) = counter(&t, &id);
+    let _p = run_detached(&t, &b);
+    count_above(&out, 1);
+    let no_path = |c: &mut Command| {
+        c.env("PATH", "/nonexistent");
+    };
+    let r = t.rt_with(&["checkpoint", &id], no_path);
+    r.assert_err("criu not found");
+    assert!(r.error_text().contains("apt-get install criu"), "{}", r.error_text());
+    assert_eq!(t.status(&id).as_deref(), Some("running"));
+    let id2 = t.id_with("restored");
+    let b2 = t.bundle_for(&id2);
+    b2.write();
+    t.rt_with(&["restore", "--bundle", b2.dir_str(), &id2], no_path).assert_err("criu not found");
+    t.assert_gone(&id2);
+    t.finish();
+}

@@ -22,8 +22,8 @@ rootfs: $(ROOTFS)/bin/busybox
 # What each set-up command needs from Debian (FILE=PACKAGE, see scripts/ensure-packages.sh):
 # busybox for the rootfs, glibc's libc.a for the static build, gcc for it and the tests' tools.
 DEMO_PACKAGES := /bin/busybox=busybox-static /usr/lib/x86_64-linux-gnu/libc.a=libc6-dev gcc=gcc
-# tini as the tests' subreaper, ip (netdevices tests), ps (hull ps).
-TEST_PACKAGES := $(DEMO_PACKAGES) tini=tini ip=iproute2 ps=procps newuidmap=uidmap
+# tini as the tests' subreaper, ip (netdevices tests), ps (hull ps), criu (checkpoint/restore).
+TEST_PACKAGES := $(DEMO_PACKAGES) tini=tini ip=iproute2 ps=procps newuidmap=uidmap criu=criu
 
 # Build hull and the busybox bundle, then run a container that prints its hostname, its pid and
 # its namespaces. Installs what it needs first (as root with apt), or says what to install.

@@ -280,10 +280,14 @@ fn which(cmd: &str) -> Option<std::path::PathBuf> {
     std::env::split_paths(&path).map(|d| d.join(cmd)).find(|p| p.is_file())
 }
 
+/// CRIU for checkpoint/restore: installed, recent enough, and `criu check` passing here.
 fn criu() -> Finding {
-    match which("criu") {
-        Some(p) => found("CRIU", Level::Degraded, format!("{} installed", p.display()), "hull does not implement checkpoint/restore yet", false),
-        None => found("CRIU", Level::Missing, "criu not installed", "checkpoint/restore unavailable (hull does not implement it yet)", false),
+    let Ok(p) = crate::criu::find() else {
+        return found("CRIU", Level::Missing, "criu not installed", "checkpoint and restore unavailable", false);
+    };
+    match crate::criu::ready("criu") {
+        Ok(_) => found("CRIU", Level::Ok, format!("{} works on this kernel (criu check)", p.display()), "", false),
+        Err(e) => found("CRIU", Level::Degraded, e.to_string(), "checkpoint and restore fail", false),
     }
 }
 

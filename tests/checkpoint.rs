@@ -38,6 +38,18 @@ impl Pipes {
         c.stdin(Stdio::from(r0)).stdout(Stdio::from(w1)).stderr(Stdio::from(w2));
         Pipes(vec![w0, r1, r2])
     }
+    /// What is in the stderr pipe now (without waiting: a container may hold it open).
+    fn stderr_now(&self) -> String {
+        use std::io::Read;
+        use std::os::fd::AsRawFd;
+        let fd = self.0[2].as_raw_fd();
+        // SAFETY: fcntl on a descriptor we own.
+        unsafe { libc::fcntl(fd, libc::F_SETFL, libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK) };
+        let mut f = std::mem::ManuallyDrop::new(unsafe { <fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+        let mut buf = vec![0u8; 65536];
+        let n = f.read(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
 }
 
 /// A container counting in a shell variable: each value goes to /tmp/count (a tmpfs) and to
@@ -65,8 +77,11 @@ fn count_above(out: &Path, n: u64) -> u64 {
 fn run_detached(t: &Test, b: &Bundle) -> Pipes {
     b.write();
     let mut keep = None;
-    t.rt_with(&["run", "-d", "--bundle", b.dir_str(), &b.id], |c| keep = Some(Pipes::attach(c))).assert_ok();
-    keep.unwrap()
+    let mut out = t.rt_with(&["run", "-d", "--bundle", b.dir_str(), &b.id], |c| keep = Some(Pipes::attach(c)));
+    let keep = keep.unwrap();
+    out.stderr = keep.stderr_now();
+    out.assert_ok();
+    keep
 }
 
 /// `restore -d` with stdio pipes and `extra` flags.
@@ -76,8 +91,11 @@ fn restore(t: &Test, b: &Bundle, images: &Path, extra: &[&str]) -> (Out, Pipes) 
     args.extend_from_slice(extra);
     args.push(&b.id);
     let mut keep = None;
-    let out = t.rt_with(&args, |c| keep = Some(Pipes::attach(c)));
-    (out, keep.unwrap())
+    let mut out = t.rt_with(&args, |c| keep = Some(Pipes::attach(c)));
+    let keep = keep.unwrap();
+    // The runtime's own stderr is the pipe: its messages are read back from there.
+    out.stderr = keep.stderr_now();
+    (out, keep)
 }
 
 /// The cgroup (v2 line) of a process.
@@ -318,5 +336,26 @@ fn missing_criu_is_named() {
     b2.write();
     t.rt_with(&["restore", "--bundle", b2.dir_str(), &id2], no_path).assert_err("criu not found");
     t.assert_gone(&id2);
+    t.finish();
+}
+
+/// `features` says whether checkpoint/restore can work (runc's annotation): CRIU installed.
+#[test]
+fn features_report_checkpoint_by_criu_presence() {
+    let Some(t) = setup("checkpoint_features") else { return };
+    let key = "org.opencontainers.runc.checkpoint.enabled";
+    let read = |path: Option<&str>| -> String {
+        let out = t.rt_with(&["features"], |c| {
+            if let Some(p) = path {
+                c.env("PATH", p);
+            }
+        });
+        out.assert_ok();
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        v["annotations"][key].as_str().unwrap_or_else(|| panic!("no {key} in {v}")).to_string()
+    };
+    let installed = Command::new("criu").arg("--version").output().is_ok();
+    assert_eq!(read(None), installed.to_string());
+    assert_eq!(read(Some("/nonexistent")), "false");
     t.finish();
 }

@@ -47,7 +47,9 @@ pub fn run() -> Result<()> {
         "annotations": {
             "org.opencontainers.runtime-spec.features.version": crate::OCI_VERSION,
             "io.github.hull.version": env!("CARGO_PKG_VERSION"),
-            "io.github.hull.commit": option_env!("HULL_COMMIT").unwrap_or("unknown")
+            "io.github.hull.commit": option_env!("HULL_COMMIT").unwrap_or("unknown"),
+            // runc's key (podman reads it): checkpoint/restore works when CRIU is installed.
+            "org.opencontainers.runc.checkpoint.enabled": crate::criu::find().is_ok().to_string()
         }
     });
     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());

@@ -27,6 +27,11 @@ pub struct Options {
 }
 
 pub fn checkpoint(root: &std::path::Path, id: &str, o: &Options) -> Result<()> {
+    if o.lazy_pages {
+        return Err(Error::Usage(
+            "--lazy-pages is not supported by hull: it needs a lazy-pages daemon serving the pages on restore, which hull does not run; dump the pages to the images, or send them to a page server with --page-server".into(),
+        ));
+    }
     let dir = ContainerDir::open(root, id)?;
     let state = dir.load()?;
     match dir.status(&state) {
@@ -36,11 +41,6 @@ pub fn checkpoint(root: &std::path::Path, id: &str, o: &Options) -> Result<()> {
         }
     }
     let criu = super::ready("checkpoint")?;
-    if o.lazy_pages {
-        return Err(Error::Usage(
-            "--lazy-pages is not supported by hull: it needs a lazy-pages daemon serving the pages on restore, which hull does not run; dump the pages to the images, or send them to a page server with --page-server".into(),
-        ));
-    }
     let images = o.common.image_dir()?;
     let images_fd = super::open_dir(&images, true)?;
     let work = o.common.work_path.clone().unwrap_or_else(|| images.clone());

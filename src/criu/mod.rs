@@ -144,13 +144,15 @@ impl Swrk {
     /// Send `req`, answer CRIU's notifications through `notify` (an error there aborts the
     /// operation: CRIU undoes it), and return the final response. A failed response becomes an
     /// error with CRIU's own message.
-    pub fn call(mut self, req: Criu_req, mut notify: impl FnMut(Notify, Option<OwnedFd>) -> Result<()>) -> Result<Criu_resp> {
+    pub fn call(self, req: Criu_req, mut notify: impl FnMut(Notify, Option<OwnedFd>) -> Result<()>) -> Result<Criu_resp> {
+        let Swrk { mut child, sock } = self;
         let want = req.type_();
         let bytes = req.write_to_bytes().map_err(|e| Error::Other(format!("criu: encode the request: {e}")))?;
-        let mut sock = std::fs::File::from(self.sock.try_clone().map_err(|e| Error::io("dup", "criu socket", e))?);
+        // Closed before waiting for CRIU: swrk serves requests until its socket closes.
+        let mut sock = std::fs::File::from(sock);
         sock.write_all(&bytes).map_err(|e| Error::io("send the request to", "criu swrk", e))?;
         let res = loop {
-            let (data, fd) = match recv(self.sock.as_raw_fd()) {
+            let (data, fd) = match recv(sock.as_raw_fd()) {
                 Ok(Some(m)) => m,
                 Ok(None) => break Err(Error::Other(format!("criu {want:?}: criu exited without an answer"))),
                 Err(e) => break Err(e),
@@ -176,9 +178,9 @@ impl Swrk {
         };
         drop(sock);
         if res.is_err() {
-            let _ = self.child.kill();
+            let _ = child.kill();
         }
-        let _ = self.child.wait();
+        let _ = child.wait();
         res
     }
 }
@@ -291,7 +293,19 @@ pub fn open_dir(p: &Path, make: bool) -> Result<OwnedFd> {
     crate::linux::open_fd(p, nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY).map_err(|e| Error::sys(format!("open {}", p.display()), e))
 }
 
-/// Where CRIU's log of an operation is: `log` in the work directory.
+/// What CRIU's log of a failed operation says: its first error lines (the RPC answer carries
+/// only the last, usually "exited, status=1"), and where the whole log is.
 pub fn log_hint(work: &Path, log: &str) -> String {
-    format!("CRIU's log: {}", work.join(log).display())
+    let path = work.join(log);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let errors: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.find("Error (").map(|i| l[i..].trim()))
+        .filter(|l| !l.contains("exited, status="))
+        .take(3)
+        .collect();
+    match errors.is_empty() {
+        true => format!("CRIU's log: {}", path.display()),
+        false => format!("CRIU's log says: {}; the whole log: {}", errors.join("; "), path.display()),
+    }
 }

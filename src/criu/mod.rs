@@ -285,6 +285,17 @@ impl Common {
     }
 }
 
+/// The CRIU configuration file for a container, as runc picks it: the `org.criu.config`
+/// annotation (an empty value: none), else /etc/criu/hull.conf, else runc's /etc/criu/runc.conf
+/// (so a host set up for runc works unchanged). CRIU reads its options (e.g. `network-lock
+/// nftables` on a host without iptables) from it.
+pub fn config_file(annotations: &std::collections::HashMap<String, String>) -> Option<String> {
+    if let Some(v) = annotations.get("org.criu.config") {
+        return (!v.is_empty()).then(|| v.clone());
+    }
+    ["/etc/criu/hull.conf", "/etc/criu/runc.conf"].iter().find(|p| Path::new(p).is_file()).map(|p| p.to_string())
+}
+
 /// Open a directory for CRIU (inherited by number), making it first when `make`.
 pub fn open_dir(p: &Path, make: bool) -> Result<OwnedFd> {
     if make {

@@ -14,6 +14,7 @@ use crate::cgroups::{self, Cgroup};
 use crate::container::{self, process_start_time, ContainerDir, State};
 use crate::error::{Context, Error, Result};
 use crate::hooks::{self, Phase};
+use crate::linux::namespaces::NsPlan;
 
 #[derive(Debug, Default)]
 pub struct Options<'a> {
@@ -48,7 +49,10 @@ pub fn restore(root: &Path, o: &Options) -> Result<(ContainerDir, State)> {
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(p), None);
         }
         if let Some(cg) = cgroup {
-            if let Err(e) = cg.remove() {
+            // Whatever CRIU left in it is killed before the cgroup is removed.
+            let mut record = cg.record.clone();
+            record.shares_pid_ns = true;
+            if let Err(e) = cgroups::remove(&record) {
                 crate::log::warn(format!("cleanup after failed restore: {e}"));
             }
         }
@@ -115,6 +119,9 @@ fn restore_in(
     opts.set_notify_scripts(true);
     opts.set_rst_sibling(true);
     opts.set_orphan_pts_master(terminal_of(spec));
+    if let Some(f) = super::config_file(&state.annotations) {
+        opts.set_config_file(f);
+    }
     if let Some(p) = &o.lsm_profile {
         opts.set_lsm_profile(p.clone());
     }
@@ -148,7 +155,7 @@ fn restore_in(
     let swrk = Swrk::start(criu, &inherit)?;
     // The cgroup first, with CRIU in it: what it restores is born there.
     let mut cg = Cgroup::new_for_create(cg_path.clone(), o.id, o.systemd_cgroup)?;
-    cg.record.shares_pid_ns = false;
+    cg.record.shares_pid_ns = !NsPlan::from_config(linux).new_pid;
     let placed = cg.place(swrk.pid());
     let cg = cgroup.insert(cg);
     if !placed?.is_empty() {

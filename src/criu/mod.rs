@@ -315,8 +315,13 @@ pub fn log_hint(work: &Path, log: &str) -> String {
         .filter(|l| !l.contains("exited, status="))
         .take(3)
         .collect();
-    match errors.is_empty() {
-        true => format!("CRIU's log: {}", path.display()),
-        false => format!("CRIU's log says: {}; the whole log: {}", errors.join("; "), path.display()),
+    if !errors.is_empty() {
+        return format!("CRIU's log says: {}; the whole log: {}", errors.join("; "), path.display());
+    }
+    // No error line (CRIU died, or stopped early): its last words.
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    match lines.len() {
+        0 => format!("CRIU wrote no log at {}", path.display()),
+        n => format!("CRIU's log ends with: {}; the whole log: {}", lines[n.saturating_sub(3)..].join(" | "), path.display()),
     }
 }

@@ -60,9 +60,7 @@ pub fn checkpoint(root: &std::path::Path, id: &str, o: &Options) -> Result<()> {
     let log = if o.pre_dump { "pre-dump.log" } else { "dump.log" };
     opts.set_log_file(log.into());
     opts.set_pid(state.pid);
-    if let Some(f) = super::config_file(&state.annotations) {
-        opts.set_config_file(f);
-    }
+    super::network_lock(&mut opts);
     opts.set_root(state.rootfs.to_string_lossy().into_owned());
     opts.set_manage_cgroups(true);
     opts.set_notify_scripts(true);

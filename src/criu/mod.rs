@@ -285,15 +285,14 @@ impl Common {
     }
 }
 
-/// The CRIU configuration file for a container, as runc picks it: the `org.criu.config`
-/// annotation (an empty value: none), else /etc/criu/hull.conf, else runc's /etc/criu/runc.conf
-/// (so a host set up for runc works unchanged). CRIU reads its options (e.g. `network-lock
-/// nftables` on a host without iptables) from it.
-pub fn config_file(annotations: &std::collections::HashMap<String, String>) -> Option<String> {
-    if let Some(v) = annotations.get("org.criu.config") {
-        return (!v.is_empty()).then(|| v.clone());
+/// How CRIU locks the containers' network while it works: its default (iptables, as runc
+/// leaves it), or nftables on a host without `iptables-restore`, where the default would fail.
+pub fn network_lock(opts: &mut Criu_opts) {
+    use rust_criu::rust_criu_protobuf::rpc::Criu_network_lock_method;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if !std::env::split_paths(&path).any(|d| d.join("iptables-restore").exists()) {
+        opts.set_network_lock(Criu_network_lock_method::NFTABLES);
     }
-    ["/etc/criu/hull.conf", "/etc/criu/runc.conf"].iter().find(|p| Path::new(p).is_file()).map(|p| p.to_string())
 }
 
 /// Open a directory for CRIU (inherited by number), making it first when `make`.

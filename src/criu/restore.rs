@@ -119,9 +119,7 @@ fn restore_in(
     opts.set_notify_scripts(true);
     opts.set_rst_sibling(true);
     opts.set_orphan_pts_master(terminal_of(spec));
-    if let Some(f) = super::config_file(&state.annotations) {
-        opts.set_config_file(f);
-    }
+    super::network_lock(&mut opts);
     if let Some(p) = &o.lsm_profile {
         opts.set_lsm_profile(p.clone());
     }

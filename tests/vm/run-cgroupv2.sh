@@ -120,9 +120,9 @@ done
 criu=$(command -v criu || true)
 [ -n "$criu" ] || { say "no criu (apt-get install criu)"; exit 1; }
 put "$criu" && with_libs "$criu"
-# No iptables here: CRIU locks the containers' network with nftables (read from hull's CRIU
-# configuration file, as /etc/criu/runc.conf is for runc).
-mkdir -p "$ird"/etc/criu && echo "network-lock nftables" > "$ird"/etc/criu/hull.conf
+# GNU tar: CRIU archives a container's tmpfs with it (busybox's lacks its options). No iptables
+# here: hull has CRIU lock the containers' network with nftables then.
+put /bin/tar && with_libs /bin/tar
 if [ "$VM_SYSTEMD" = 1 ]; then
     [ -x /lib/systemd/systemd ] || { say "no /lib/systemd/systemd (apt-get install systemd, or VM_SYSTEMD=0)"; exit 1; }
     for b in /lib/systemd/systemd /usr/bin/systemctl; do put "$b" && with_libs "$b"; done

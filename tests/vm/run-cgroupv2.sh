@@ -122,7 +122,7 @@ criu=$(command -v criu || true)
 put "$criu" && with_libs "$criu"
 # GNU tar: CRIU archives a container's tmpfs with it (busybox's lacks its options). No iptables
 # here: hull has CRIU lock the containers' network with nftables then.
-put /bin/tar && with_libs /bin/tar
+rm -f "$ird"/bin/tar && put /bin/tar && with_libs /bin/tar   # (the applet link goes first)
 if [ "$VM_SYSTEMD" = 1 ]; then
     [ -x /lib/systemd/systemd ] || { say "no /lib/systemd/systemd (apt-get install systemd, or VM_SYSTEMD=0)"; exit 1; }
     for b in /lib/systemd/systemd /usr/bin/systemctl; do put "$b" && with_libs "$b"; done

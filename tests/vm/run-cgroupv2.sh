@@ -120,9 +120,11 @@ done
 criu=$(command -v criu || true)
 [ -n "$criu" ] || { say "no criu (apt-get install criu)"; exit 1; }
 put "$criu" && with_libs "$criu"
-# GNU tar: CRIU archives a container's tmpfs with it (busybox's lacks its options). No iptables
-# here: hull has CRIU lock the containers' network with nftables then.
+# GNU tar and iproute2's ip: CRIU archives a container's tmpfs with tar and saves its network
+# with `ip addr save` (busybox's lack both). No iptables here: hull has CRIU lock the
+# containers' network with nftables then.
 rm -f "$ird"/bin/tar && put /bin/tar && with_libs /bin/tar   # (the applet link goes first)
+put /usr/sbin/ip && with_libs /usr/sbin/ip                   # (before busybox's /sbin/ip in PATH)
 if [ "$VM_SYSTEMD" = 1 ]; then
     [ -x /lib/systemd/systemd ] || { say "no /lib/systemd/systemd (apt-get install systemd, or VM_SYSTEMD=0)"; exit 1; }
     for b in /lib/systemd/systemd /usr/bin/systemctl; do put "$b" && with_libs "$b"; done

@@ -14,8 +14,10 @@
 #   VM_MODULES="fuse loop overlay ..."  kernel modules loaded in the VM, in this order (device
 #                        nodes some tests use; overlay for the sealed binary of create/run/exec;
 #                        the rest for CRIU: `criu check` needs nf_tables, the socket diag modules
-#                        for dumps, veth and tun; nf_tables after nfnetlink and libcrc32c, and
-#                        libcrc32c after crc32c_generic)
+#                        for dumps, veth and tun, its network lock (iptables over nftables)
+#                        nft_compat and xt_mark; dependencies first: nf_tables after nfnetlink
+#                        and libcrc32c, libcrc32c after crc32c_generic, nft_compat after
+#                        nf_tables and x_tables)
 #   VM_MEM=1024          guest memory in MiB
 #   VM_BENCH=0           1: after the tests (VM_TESTS may be none), time hull (release build)
 #                        against crun inside the VM (tests/vm/bench-v2; bench/vm-v2.sh reads it)
@@ -37,7 +39,7 @@ VM_TIMEOUT=${VM_TIMEOUT:-900}
 VM_START_TIMEOUT=${VM_START_TIMEOUT:-120}
 VM_SYSTEMD=${VM_SYSTEMD:-1}
 VM_APPEND=${VM_APPEND:-}
-VM_MODULES=${VM_MODULES-fuse loop overlay veth tun crc32c_generic libcrc32c nfnetlink nf_tables inet_diag tcp_diag udp_diag raw_diag netlink_diag unix_diag af_packet_diag}
+VM_MODULES=${VM_MODULES-fuse loop overlay veth tun crc32c_generic libcrc32c nfnetlink nf_tables x_tables nft_compat xt_mark inet_diag tcp_diag udp_diag raw_diag netlink_diag unix_diag af_packet_diag}
 VM_MEM=${VM_MEM:-1024}
 VM_BENCH=${VM_BENCH:-0}
 # systemd loads autofs4 at start (a warning on the console when it cannot): loaded by /init.
@@ -120,11 +122,16 @@ done
 criu=$(command -v criu || true)
 [ -n "$criu" ] || { say "no criu (apt-get install criu)"; exit 1; }
 put "$criu" && with_libs "$criu"
-# GNU tar and iproute2's ip: CRIU archives a container's tmpfs with tar and saves its network
-# with `ip addr save` (busybox's lack both). No iptables here: hull has CRIU lock the
-# containers' network with nftables then.
+# GNU tar, iproute2's ip and iptables (nft): CRIU archives a container's tmpfs with tar, saves
+# and restores its network with `ip addr save` and iptables-save/-restore, and locks it with
+# iptables-restore (busybox has no iptables, and its tar and ip lack those options).
 rm -f "$ird"/bin/tar && put /bin/tar && with_libs /bin/tar   # (the applet link goes first)
 put /usr/sbin/ip && with_libs /usr/sbin/ip                   # (before busybox's /sbin/ip in PATH)
+put /usr/sbin/xtables-nft-multi && with_libs /usr/sbin/xtables-nft-multi
+for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+    ln -sf xtables-nft-multi "$ird/usr/sbin/$t"
+done
+mkdir -p "$ird"/usr/lib/x86_64-linux-gnu && cp -a /usr/lib/x86_64-linux-gnu/xtables "$ird"/usr/lib/x86_64-linux-gnu/
 if [ "$VM_SYSTEMD" = 1 ]; then
     [ -x /lib/systemd/systemd ] || { say "no /lib/systemd/systemd (apt-get install systemd, or VM_SYSTEMD=0)"; exit 1; }
     for b in /lib/systemd/systemd /usr/bin/systemctl; do put "$b" && with_libs "$b"; done

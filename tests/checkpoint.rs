@@ -52,6 +52,20 @@ impl Pipes {
     }
 }
 
+/// `checkpoint ARGS` that must succeed; on failure the panic shows CRIU's whole log too.
+#[track_caller]
+fn checkpoint(t: &Test, args: &[&str]) {
+    let mut a = vec!["checkpoint"];
+    a.extend_from_slice(args);
+    let out = t.rt(&a);
+    if !out.ok() {
+        let log = out.stderr.split("the whole log: ").nth(1).and_then(|r| r.split('"').next()).unwrap_or("");
+        let text = fs::read_to_string(log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(60).collect::<Vec<_>>().into_iter().rev().collect();
+        panic!("checkpoint failed\n{}\n--- CRIU's log {log} (end) ---\n{}", out.show(), tail.join("\n"));
+    }
+}
+
 /// A container counting in a shell variable: each value goes to /tmp/count (a tmpfs) and to
 /// /out/count (a bind mount of the bundle's `out`), five times a second.
 fn counter(t: &Test, id: &str) -> (Bundle, PathBuf) {
@@ -114,7 +128,7 @@ fn counter_continues_after_checkpoint_and_restore() {
     let _p = run_detached(&t, &b);
     count_above(&out, 3);
     let images = t.dir("images");
-    t.rt(&["checkpoint", "--image-path", images.to_str().unwrap(), &id]).assert_ok();
+    checkpoint(&t, &["--image-path", images.to_str().unwrap(), &id]);
     assert!(images.join("inventory.img").exists(), "no images in {}", images.display());
     // The container is gone (as runc leaves it), its processes with it: the counter stops.
     assert_eq!(t.state(&id), None, "the checkpointed container must be deleted");
@@ -154,7 +168,7 @@ fn leave_running_then_restore_under_a_new_id() {
     let _p = run_detached(&t, &b);
     count_above(&out, 2);
     let images = t.dir("images");
-    t.rt(&["checkpoint", "--leave-running", "--image-path", images.to_str().unwrap(), &id]).assert_ok();
+    checkpoint(&t, &["--leave-running", "--image-path", images.to_str().unwrap(), &id]);
     assert_eq!(t.status(&id).as_deref(), Some("running"));
     let v = count(&out);
     count_above(&out, v);
@@ -189,12 +203,12 @@ fn pre_dump_then_dump_with_parent() {
     count_above(&out, 2);
     let pre = t.dir("pre");
     let dump = t.dir("dump");
-    t.rt(&["checkpoint", "--pre-dump", "--image-path", pre.to_str().unwrap(), &id]).assert_ok();
+    checkpoint(&t, &["--pre-dump", "--image-path", pre.to_str().unwrap(), &id]);
     assert_eq!(t.status(&id).as_deref(), Some("running"), "a pre-dump leaves the container running");
     assert!(fs::read_dir(&pre).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with("pages-")), "no pages in the pre-dump");
     let v = count(&out);
     count_above(&out, v);
-    t.rt(&["checkpoint", "--image-path", dump.to_str().unwrap(), "--parent-path", "../pre", &id]).assert_ok();
+    checkpoint(&t, &["--image-path", dump.to_str().unwrap(), "--parent-path", "../pre", &id]);
     assert_eq!(fs::read_link(dump.join("parent")).unwrap(), PathBuf::from("../pre"), "the dump links its parent");
     let at_dump = count(&out);
     let (r, _p2) = restore(&t, &b, &dump, &[]);
@@ -237,7 +251,7 @@ fn terminal_container_restores_onto_a_new_console_socket() {
     t.start(&id);
     let m1 = talk(&sock1, "one");
     let images = t.dir("images");
-    t.rt(&["checkpoint", "--image-path", images.to_str().unwrap(), &id]).assert_ok();
+    checkpoint(&t, &["--image-path", images.to_str().unwrap(), &id]);
     drop(m1);
     let sock2 = UnixListener::bind(t.scratch.join("c2.sock")).unwrap();
     let (r, _p) = restore(&t, &b, &images, &["--console-socket", t.scratch.join("c2.sock").to_str().unwrap()]);

@@ -127,9 +127,12 @@ put "$criu" && with_libs "$criu"
 # iptables-restore (busybox has no iptables, and its tar and ip lack those options).
 rm -f "$ird"/bin/tar && put /bin/tar && with_libs /bin/tar   # (the applet link goes first)
 put /usr/sbin/ip && with_libs /usr/sbin/ip                   # (before busybox's /sbin/ip in PATH)
+# (CRIU saves the legacy tables too, with iptables-legacy-save, when iptables is the nft one.)
 put /usr/sbin/xtables-nft-multi && with_libs /usr/sbin/xtables-nft-multi
+put /usr/sbin/xtables-legacy-multi && with_libs /usr/sbin/xtables-legacy-multi
 for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
     ln -sf xtables-nft-multi "$ird/usr/sbin/$t"
+    ln -sf xtables-legacy-multi "$ird/usr/sbin/${t%%-*}-legacy${t#${t%%-*}}"
 done
 mkdir -p "$ird"/usr/lib/x86_64-linux-gnu && cp -a /usr/lib/x86_64-linux-gnu/xtables "$ird"/usr/lib/x86_64-linux-gnu/
 if [ "$VM_SYSTEMD" = 1 ]; then

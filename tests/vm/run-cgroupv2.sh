@@ -15,7 +15,8 @@
 #                        nodes some tests use; overlay for the sealed binary of create/run/exec;
 #                        the rest for CRIU: `criu check` needs nf_tables, the socket diag modules
 #                        for dumps, veth and tun, its network lock (iptables over nftables)
-#                        nft_compat and xt_mark; dependencies first: nf_tables after nfnetlink
+#                        nft_compat and xt_mark, its dump of conntrack entries
+#                        nf_conntrack_netlink; dependencies first: nf_tables after nfnetlink
 #                        and libcrc32c, libcrc32c after crc32c_generic, nft_compat after
 #                        nf_tables and x_tables)
 #   VM_MEM=1024          guest memory in MiB
@@ -39,7 +40,7 @@ VM_TIMEOUT=${VM_TIMEOUT:-900}
 VM_START_TIMEOUT=${VM_START_TIMEOUT:-120}
 VM_SYSTEMD=${VM_SYSTEMD:-1}
 VM_APPEND=${VM_APPEND:-}
-VM_MODULES=${VM_MODULES-fuse loop overlay veth tun crc32c_generic libcrc32c nfnetlink nf_tables x_tables nft_compat xt_mark inet_diag tcp_diag udp_diag raw_diag netlink_diag unix_diag af_packet_diag}
+VM_MODULES=${VM_MODULES-fuse loop overlay veth tun crc32c_generic libcrc32c nfnetlink nf_tables x_tables nft_compat xt_mark nf_defrag_ipv4 nf_defrag_ipv6 nf_conntrack nf_conntrack_netlink inet_diag tcp_diag udp_diag raw_diag netlink_diag unix_diag af_packet_diag}
 VM_MEM=${VM_MEM:-1024}
 VM_BENCH=${VM_BENCH:-0}
 # systemd loads autofs4 at start (a warning on the console when it cannot): loaded by /init.

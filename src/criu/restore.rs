@@ -115,6 +115,12 @@ fn restore_in(
     opts.set_log_level(4);
     opts.set_log_file("restore.log".into());
     opts.set_root(criu_root.to_string_lossy().into_owned());
+    // hull makes the cgroup and applies the config's limits, and CRIU runs in it, so what it
+    // restores is born there: unless asked otherwise, CRIU leaves cgroups alone (its own
+    // management would mount a hierarchy in a scratch tmpfs, a "cgroup yard", first).
+    if o.common.manage_cgroups_mode.is_none() {
+        opts.set_manage_cgroups_mode(rust_criu::rust_criu_protobuf::rpc::Criu_cg_mode::IGNORE);
+    }
     opts.set_manage_cgroups(true);
     opts.set_notify_scripts(true);
     opts.set_rst_sibling(true);

@@ -158,11 +158,16 @@ fn restore_in(
 
     let swrk = Swrk::start(criu, &inherit)?;
     // The cgroup first, with CRIU in it: what it restores is born there.
-    let mut cg = Cgroup::new_for_create(cg_path.clone(), o.id, o.systemd_cgroup)?;
+    // Made level by level as create makes it (v2: with the controllers enabled on the way), so
+    // that delete removes what was made.
+    let mut cg = match Cgroup::prepare_for_clone(cg_path.clone(), o.id, o.systemd_cgroup)? {
+        Some((cg, _dir)) => cg,
+        None => Cgroup::new_for_create(cg_path.clone(), o.id, o.systemd_cgroup)?,
+    };
     cg.record.shares_pid_ns = !NsPlan::from_config(linux).new_pid;
-    let placed = cg.place(swrk.pid());
     let cg = cgroup.insert(cg);
-    if !placed?.is_empty() {
+    if !cg.place(swrk.pid())?.is_empty() {
+        // v1: the directories are made; CRIU is moved in from here.
         cgroups::join(&cg.record, swrk.pid(), None)?;
     }
     cg.apply(linux.resources().as_ref())?;

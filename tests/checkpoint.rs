@@ -373,3 +373,56 @@ fn features_report_checkpoint_by_criu_presence() {
     assert_eq!(read(Some("/nonexistent")), "false");
     t.finish();
 }
+
+/// A CRIU older than hull needs is named with both versions, before anything is dumped. The
+/// stand-in reads the version request from `criu swrk`'s socket and answers as CRIU 3.10.0 would.
+#[test]
+fn an_old_criu_is_named() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(t) = setup("checkpoint_old_criu") else { return };
+    let id = t.id();
+    let (b, out) = counter(&t, &id);
+    let _p = run_detached(&t, &b);
+    count_above(&out, 1);
+    let bin = t.dir("old-criu");
+    // criu_resp { type: VERSION (10), success: true, version { major_number: 3, minor_number: 10 } }
+    let script = "#!/bin/sh\n[ \"$1\" = swrk ] || exit 1\ndd bs=65536 count=1 <&\"$2\" >/dev/null 2>&1\nprintf '\\010\\012\\020\\001\\122\\004\\010\\003\\020\\012' >&\"$2\"\n";
+    fs::write(bin.join("criu"), script).unwrap();
+    fs::set_permissions(bin.join("criu"), fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
+    let r = t.rt_with(&["checkpoint", "--image-path", t.dir("images").to_str().unwrap(), &id], |c| {
+        c.env("PATH", &path);
+    });
+    r.assert_err("is CRIU 3.10.0, too old: hull needs 3.14.0 or later");
+    assert_eq!(t.status(&id).as_deref(), Some("running"));
+    t.finish();
+}
+
+/// The mount points restore makes for external mounts are resolved inside the rootfs: a
+/// symlink in the image pointing at a host path makes nothing there.
+#[test]
+fn restore_mount_points_stay_inside_the_rootfs() {
+    let Some(t) = setup("checkpoint_mountpoint_escape") else { return };
+    if !needs_criu(&t.name) {
+        return;
+    }
+    let id = t.id();
+    let (b, out) = counter(&t, &id);
+    let _p = run_detached(&t, &b);
+    count_above(&out, 1);
+    let images = t.dir("images");
+    checkpoint(&t, &["--image-path", images.to_str().unwrap(), &id]);
+    // The same container again, from a copy of the rootfs with /evil -> a host path, and a bind
+    // mount below it.
+    let (mut b2, _) = counter(&t, &id);
+    let rootfs = b2.private_rootfs();
+    let target = PathBuf::from(format!("/var/tmp/hull-escape-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&target);
+    std::os::unix::fs::symlink(&target, rootfs.join("evil")).unwrap();
+    let src = t.dir("src");
+    b2.add_mount(json!({"destination": "/evil/mnt", "type": "bind", "source": src.to_str().unwrap(), "options": ["rbind"]}));
+    let (_r, _p2) = restore(&t, &b2, &images, &[]);
+    assert!(!target.exists(), "restore created {} on the host through a symlink in the rootfs", target.display());
+    assert!(rootfs.join(target.strip_prefix("/").unwrap()).join("mnt").is_dir(), "the mount point was made inside the rootfs");
+    t.finish();
+}

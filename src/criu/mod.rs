@@ -150,7 +150,11 @@ impl Swrk {
         let bytes = req.write_to_bytes().map_err(|e| Error::Other(format!("criu: encode the request: {e}")))?;
         // Closed before waiting for CRIU: swrk serves requests until its socket closes.
         let mut sock = std::fs::File::from(sock);
-        sock.write_all(&bytes).map_err(|e| Error::io("send the request to", "criu swrk", e))?;
+        if let Err(e) = sock.write_all(&bytes) {
+            let _ = child.kill();
+            let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+            return Err(Error::Other(format!("criu swrk did not take the {want:?} request ({e}; criu {status})")));
+        }
         let res = loop {
             let (data, fd) = match recv(sock.as_raw_fd()) {
                 Ok(Some(m)) => m,

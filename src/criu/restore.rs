@@ -132,9 +132,10 @@ fn restore_in(
     if let Some(c) = &o.lsm_mount_context {
         opts.set_lsm_mount_context(c.clone());
     }
+    let root_fd = crate::linux::open_fd(&criu_root, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY)
+        .map_err(|e| Error::sys(format!("open {}", criu_root.display()), e))?;
     for (dest, source) in external_sources(spec, &bundle.dir, &cg_path) {
-        let target = criu_root.join(dest.trim_start_matches('/'));
-        make_mountpoint(&target, &source);
+        make_mountpoint(&root_fd, &dest, &source)?;
         let mut m = Ext_mount_map::new();
         m.set_key(dest);
         m.set_val(source.to_string_lossy().into_owned());
@@ -258,17 +259,11 @@ fn external_sources(spec: &oci_spec::runtime::Spec, bundle: &Path, cg_path: &Pat
 }
 
 /// CRIU binds external mounts onto their mount points in the rootfs: make a missing one, a
-/// directory or a file as the source is.
-fn make_mountpoint(target: &Path, source: &Path) {
-    if target.exists() {
-        return;
-    }
-    if source.is_dir() {
-        let _ = std::fs::create_dir_all(target);
-    } else {
-        if let Some(p) = target.parent() {
-            let _ = std::fs::create_dir_all(p);
-        }
-        let _ = std::fs::File::create(target);
-    }
+/// directory or a file as the source is. Resolved inside the rootfs (openat2 RESOLVE_IN_ROOT):
+/// a symlink in the image cannot make hull create anything outside it.
+fn make_mountpoint(root: &OwnedFd, dest: &str, source: &Path) -> Result<()> {
+    use crate::linux::safe_path::{create_in_root, Kind};
+    use std::os::fd::AsFd;
+    let kind = if source.is_dir() { Kind::Dir } else { Kind::File };
+    create_in_root(root.as_fd(), Path::new(dest), kind).map(drop).map_err(|e| Error::sys(format!("restore: make the mount point {dest:?} in the rootfs"), e))
 }

@@ -78,11 +78,12 @@ fuzz-smoke: cargo-fuzz
 	  new=$$(mktemp -d) && $(FUZZ_ENV) $(CARGO) fuzz run $$t $$new corpus/$$t -- -max_total_time=30 || exit 1; rm -rf $$new; done
 
 # Pure cgroup v2 lane: the cgroup integration tests inside a QEMU VM (software emulation) whose
-# only hierarchy is cgroup2, for this cgroup v1 hybrid host. VM_TESTS="cgroups ..." picks the test
+# only hierarchy is cgroup2, for this cgroup v1 hybrid host; also checkpoint/restore (CRIU works
+# on the VM's kernel, with iptables, ip and tar from the host). VM_TESTS="cgroups ..." picks the test
 # targets, VM_FILTER=NAME is passed to them, VM_TIMEOUT (s) bounds the VM. See tests/vm/.
 test-cgroupv2:
 	@scripts/install-qemu.sh
-	@scripts/ensure-packages.sh "make test-cgroupv2" $(TEST_PACKAGES) systemd=systemd /usr/bin/python3=python3
+	@scripts/ensure-packages.sh "make test-cgroupv2" $(TEST_PACKAGES) systemd=systemd /usr/bin/python3=python3 /usr/sbin/xtables-nft-multi=iptables
 	VM_TESTS="$(VM_TESTS)" VM_FILTER="$(VM_FILTER)" VM_TIMEOUT="$(VM_TIMEOUT)" tests/vm/run-cgroupv2.sh
 
 # Real clients end to end (containerd+ctr, dockerd, podman+conmon, Kubernetes CRI), each lane with

@@ -426,5 +426,44 @@ fn restore_mount_points_stay_inside_the_rootfs() {
     // The dangling link is refused (as create refuses it), and the failed restore leaves nothing.
     r.assert_err("make the mount point \"/evil/mnt\" in the rootfs");
     t.assert_gone(&id);
+    // The clean-up removed the state dir without descending into the rootfs bound in it.
+    assert!(rootfs.join("bin/busybox").exists(), "the failed restore damaged the bundle's rootfs");
+    t.finish();
+}
+
+/// Restore runs the config's hooks as create and start would: prestart and createRuntime once
+/// CRIU has made the namespaces, with the restored init's pid in the state on stdin; poststart
+/// after. Checkpoint runs none of them, and the delete of a checkpointed container its poststop.
+#[test]
+fn restore_runs_the_hooks_with_the_restored_pid() {
+    let Some(t) = setup("checkpoint_hooks") else { return };
+    if !needs_criu(&t.name) {
+        return;
+    }
+    let id = t.id();
+    let (mut b, out) = counter(&t, &id);
+    let hooks = t.dir("hooks");
+    let hook = |kind: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}/{kind}.state", hooks.display())]});
+    b.set("/hooks", json!({"prestart": [hook("prestart")], "createRuntime": [hook("createRuntime")],
+                           "poststart": [hook("poststart")], "poststop": [hook("poststop")]}));
+    let _p = run_detached(&t, &b);
+    count_above(&out, 1);
+    for k in ["prestart", "createRuntime", "poststart"] {
+        fs::remove_file(hooks.join(format!("{k}.state"))).unwrap_or_else(|e| panic!("{k} did not run at create: {e}"));
+    }
+    let images = t.dir("images");
+    checkpoint(&t, &["--image-path", images.to_str().unwrap(), &id]);
+    let stopped: serde_json::Value = serde_json::from_str(&fs::read_to_string(hooks.join("poststop.state")).unwrap()).unwrap();
+    assert_eq!(stopped["status"], "stopped", "poststop after the checkpoint's delete: {stopped}");
+    let (r, _p2) = restore(&t, &b, &images, &[]);
+    r.assert_ok();
+    let pid = t.state(&id).unwrap()["pid"].as_i64().unwrap();
+    for (k, status) in [("prestart", "creating"), ("createRuntime", "creating"), ("poststart", "running")] {
+        let text = fs::read_to_string(hooks.join(format!("{k}.state"))).unwrap_or_else(|e| panic!("{k} did not run at restore: {e}"));
+        let s: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(s["pid"].as_i64(), Some(pid), "{k} state: {s}");
+        assert_eq!(s["status"], status, "{k} state: {s}");
+        assert_eq!(s["id"], id.as_str());
+    }
     t.finish();
 }

@@ -106,6 +106,9 @@ fn restore_in(
     std::fs::create_dir(&criu_root).map_err(|e| Error::io("create", &criu_root, e))?;
     mount(Some(&bundle.rootfs), &criu_root, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
         .ctx(|| format!("bind the rootfs {} for CRIU", bundle.rootfs.display()))?;
+    // Detached on every way out of this function, before anything removes the state dir (whose
+    // removal would otherwise descend into the rootfs).
+    let _bound = RootBind(criu_root.clone());
 
     let cg_path = cgroups::resolve_path(linux.cgroups_path().as_deref(), o.id, o.systemd_cgroup)?;
     let mut opts = Criu_opts::new();
@@ -208,8 +211,7 @@ fn restore_in(
         }
         Ok(())
     });
-    let _ = umount2(&criu_root, MntFlags::MNT_DETACH);
-    let _ = std::fs::remove_dir(&criu_root);
+    drop(_bound);
     let resp = result.map_err(|e| Error::Other(format!("restore of container {}: {e}; {}", o.id, super::log_hint(&work, "restore.log"))))?;
     let pid = match resp.restore.pid() {
         0 => restored_pid.ok_or_else(|| Error::Other("restore: CRIU reported no pid".into()))?,
@@ -227,6 +229,16 @@ fn restore_in(
     let json = state.oci_json("running", pid).to_string();
     let _ = hooks::run(&state.hooks, Phase::Poststart, &json);
     Ok(state)
+}
+
+/// The rootfs bind CRIU restores into: detached and its mount point removed on drop.
+struct RootBind(PathBuf);
+
+impl Drop for RootBind {
+    fn drop(&mut self) {
+        let _ = umount2(&self.0, MntFlags::MNT_DETACH);
+        let _ = std::fs::remove_dir(&self.0);
+    }
 }
 
 fn terminal_of(spec: &oci_spec::runtime::Spec) -> bool {

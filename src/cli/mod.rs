@@ -114,7 +114,7 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
     // The verbs that clone processes into a container run from a sealed binary: re-executed from
     // one here, before anything is parsed twice. A failure is reported once logging is set up.
     let seal_failure = match args::verb(&argv) {
-        Some("create" | "run" | "exec") => crate::linux::seal::ensure_sealed(&argv_os).err(),
+        Some("create" | "run" | "exec" | "restore") => crate::linux::seal::ensure_sealed(&argv_os).err(),
         _ => None,
     };
     let cli = match Cli::try_parse_from(&argv) {

@@ -104,6 +104,8 @@ fn user_namespaces() -> Finding {
 /// The cgroup mode and controllers: one finding for the mode, one for the controllers.
 fn cgroups() -> Vec<Finding> {
     const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+    // The magic is an i64 on glibc and a u64 on musl.
+    #[allow(clippy::unnecessary_cast)]
     let magic = |p: &str| nix::sys::statfs::statfs(p).map(|s| s.filesystem_type().0 as i64).ok();
     let affects = "containers cannot be given limits or be tracked";
     match magic("/sys/fs/cgroup") {

@@ -9,6 +9,8 @@
 
 #[cfg(not(test))]
 #[no_mangle]
+// Called by the C runtime only, which passes a valid argv of argc strings.
+#[allow(clippy::not_unsafe_ptr_arg_deref)]
 pub extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
     use std::os::unix::ffi::OsStrExt;
     // SAFETY: setting a signal's disposition to SIG_IGN touches no memory of ours; no threads exist.

@@ -86,6 +86,16 @@ fn count_above(out: &Path, n: u64) -> u64 {
     wait_for(&format!("{} to count above {n}", out.display()), || Some(count(out)).filter(|v| *v > n))
 }
 
+/// A counter container started with `run -d` and counting above `n`: its bundle, its `out`
+/// dir, and the stdio pipes to keep.
+#[track_caller]
+fn running_counter(t: &Test, id: &str, n: u64) -> (Bundle, PathBuf, Pipes) {
+    let (b, out) = counter(t, id);
+    let p = run_detached(t, &b);
+    count_above(&out, n);
+    (b, out, p)
+}
+
 /// `run -d` with stdio pipes; returns the pipes to keep.
 #[track_caller]
 fn run_detached(t: &Test, b: &Bundle) -> Pipes {
@@ -124,9 +134,7 @@ fn counter_continues_after_checkpoint_and_restore() {
         return;
     }
     let id = t.id();
-    let (b, out) = counter(&t, &id);
-    let _p = run_detached(&t, &b);
-    count_above(&out, 3);
+    let (b, out, _p) = running_counter(&t, &id, 3);
     let images = t.dir("images");
     checkpoint(&t, &["--image-path", images.to_str().unwrap(), &id]);
     assert!(images.join("inventory.img").exists(), "no images in {}", images.display());
@@ -164,9 +172,7 @@ fn leave_running_then_restore_under_a_new_id() {
         return;
     }
     let id = t.id();
-    let (b, out) = counter(&t, &id);
-    let _p = run_detached(&t, &b);
-    count_above(&out, 2);
+    let (_b, out, _p) = running_counter(&t, &id, 2);
     let images = t.dir("images");
     checkpoint(&t, &["--leave-running", "--image-path", images.to_str().unwrap(), &id]);
     assert_eq!(t.status(&id).as_deref(), Some("running"));
@@ -198,9 +204,7 @@ fn pre_dump_then_dump_with_parent() {
         return;
     }
     let id = t.id();
-    let (b, out) = counter(&t, &id);
-    let _p = run_detached(&t, &b);
-    count_above(&out, 2);
+    let (b, out, _p) = running_counter(&t, &id, 2);
     let pre = t.dir("pre");
     let dump = t.dir("dump");
     checkpoint(&t, &["--pre-dump", "--image-path", pre.to_str().unwrap(), &id]);
@@ -309,9 +313,7 @@ fn a_kernel_criu_cannot_work_on_is_named() {
         return;
     }
     let id = t.id();
-    let (b, out) = counter(&t, &id);
-    let _p = run_detached(&t, &b);
-    count_above(&out, 1);
+    let (_b, out, _p) = running_counter(&t, &id, 1);
     let images = t.dir("images");
     let r = t.rt(&["checkpoint", "--image-path", images.to_str().unwrap(), &id]);
     if Command::new("criu").arg("--version").output().is_ok() {
@@ -335,9 +337,7 @@ fn a_kernel_criu_cannot_work_on_is_named() {
 fn missing_criu_is_named() {
     let Some(t) = setup("checkpoint_no_criu") else { return };
     let id = t.id();
-    let (b, out) = counter(&t, &id);
-    let _p = run_detached(&t, &b);
-    count_above(&out, 1);
+    let (_b, _out, _p) = running_counter(&t, &id, 1);
     let no_path = |c: &mut Command| {
         c.env("PATH", "/nonexistent");
     };
@@ -381,9 +381,7 @@ fn an_old_criu_is_named() {
     use std::os::unix::fs::PermissionsExt;
     let Some(t) = setup("checkpoint_old_criu") else { return };
     let id = t.id();
-    let (b, out) = counter(&t, &id);
-    let _p = run_detached(&t, &b);
-    count_above(&out, 1);
+    let (_b, _out, _p) = running_counter(&t, &id, 1);
     let bin = t.dir("old-criu");
     // criu_resp { type: VERSION (10), success: true, version { major_number: 3, minor_number: 10 } }
     let script = "#!/bin/sh\n[ \"$1\" = swrk ] || exit 1\ndd bs=65536 count=1 <&\"$2\" >/dev/null 2>&1\nprintf '\\010\\012\\020\\001\\122\\004\\010\\003\\020\\012' >&\"$2\"\n";
@@ -407,9 +405,7 @@ fn restore_mount_points_stay_inside_the_rootfs() {
         return;
     }
     let id = t.id();
-    let (b, out) = counter(&t, &id);
-    let _p = run_detached(&t, &b);
-    count_above(&out, 1);
+    let (_b, _out, _p) = running_counter(&t, &id, 1);
     let images = t.dir("images");
     checkpoint(&t, &["--image-path", images.to_str().unwrap(), &id]);
     // The same container again, from a copy of the rootfs with /evil -> a host path, and a bind

@@ -137,6 +137,31 @@ impl CgroupRecord {
 }
 
 impl State {
+    /// The state of a container being made from `bundle` (create, restore): no init yet.
+    pub fn creating(bundle: &crate::bundle::Bundle, id: &str) -> State {
+        let spec = &bundle.spec;
+        let linux = spec.linux().as_ref();
+        State {
+            oci_version: spec.version().clone(),
+            id: id.to_string(),
+            pid: 0,
+            init_start_time: 0,
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: crate::log::now_rfc3339(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+            owner: String::new(),
+            cgroup: Default::default(),
+            hooks: spec.hooks().clone(),
+            process: spec.process().clone(),
+            seccomp: linux.and_then(|l| l.seccomp().clone()),
+            notify_socket: None,
+            creating: true,
+            personality: linux.and_then(|l| l.personality().clone()),
+            host_rootfs_mount: None,
+        }
+    }
+
     pub fn load(dir: &Path) -> Result<State> {
         let (p, data) = read_state_file(dir)?;
         State::parse(&data).map_err(|e| Error::Other(format!("state file {p:?} is corrupt: {e}")))

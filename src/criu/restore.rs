@@ -78,25 +78,7 @@ fn restore_in(
     let work = o.common.work_path.clone().unwrap_or_else(|| images.to_path_buf());
     let work_fd = super::open_dir(&work, true)?;
 
-    let mut state = State {
-        oci_version: spec.version().clone(),
-        id: o.id.to_string(),
-        pid: 0,
-        init_start_time: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: crate::log::now_rfc3339(),
-        annotations: spec.annotations().clone().unwrap_or_default(),
-        owner: String::new(),
-        cgroup: Default::default(),
-        hooks: spec.hooks().clone(),
-        process: spec.process().clone(),
-        seccomp: linux.seccomp().clone(),
-        notify_socket: None,
-        creating: true,
-        personality: linux.personality().clone(),
-        host_rootfs_mount: None,
-    };
+    let mut state = State::creating(bundle, o.id);
 
     // The rootfs must be a mount point for CRIU: a bind of it, in a mount namespace of this
     // process's own, so that nothing is left on the host whatever happens to this process.

@@ -163,25 +163,8 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     let console = console::socket_for(terminal, opts.console_socket, opts.console_fd.is_some())?;
     let console_fd = console.as_ref().map(|c| c.as_raw_fd()).or(opts.console_fd.filter(|_| terminal));
 
-    let mut state = State {
-        oci_version: spec.version().clone(),
-        id: opts.id.to_string(),
-        pid: 0,
-        init_start_time: 0,
-        bundle: bundle.dir.clone(),
-        rootfs: bundle.rootfs.clone(),
-        created: crate::log::now_rfc3339(),
-        annotations: spec.annotations().clone().unwrap_or_default(),
-        owner: String::new(),
-        cgroup: Default::default(),
-        hooks: spec.hooks().clone(),
-        process: spec.process().clone(),
-        seccomp: linux.seccomp().clone(),
-        notify_socket,
-        creating: true,
-        personality: linux.personality().clone(),
-        host_rootfs_mount: None,
-    };
+    let mut state = State::creating(bundle, opts.id);
+    state.notify_socket = notify_socket;
     if plan.host_mounts {
         let id = host_root::bind(&bundle.rootfs)?;
         undo.host_root = Some((bundle.rootfs.clone(), id));

@@ -34,6 +34,7 @@ const OVERMOUNTABLE: &[&str] = &[
 ];
 
 /// True when `fd` is on a procfs filesystem.
+#[allow(clippy::unnecessary_cast)] // the magic is an i64 on glibc, a u64 on musl
 pub fn is_procfs(fd: impl AsFd) -> bool {
     nix::sys::statfs::fstatfs(fd).is_ok_and(|s| s.filesystem_type().0 as i64 == PROC_SUPER_MAGIC)
 }

@@ -103,6 +103,7 @@ pub fn probe() -> std::result::Result<Mechanism, String> {
 
 /// True when the file cannot be written by anyone: a file of a read-only overlayfs, or a memfd
 /// sealed against writes.
+#[allow(clippy::unnecessary_cast)] // the magic is an i64 on glibc, a u64 on musl
 fn is_sealed(f: &File) -> bool {
     if let Ok(fs) = nix::sys::statfs::fstatfs(f.as_fd()) {
         if fs.filesystem_type().0 as i64 == OVERLAYFS_SUPER_MAGIC && fs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {

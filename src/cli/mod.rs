@@ -93,9 +93,9 @@ pub enum Cmd {
     /// Check this host's readiness for containers
     Check(check::CheckArgs),
     /// Checkpoint a running container (CRIU)
-    Checkpoint(checkpoint::CheckpointArgs),
+    Checkpoint(checkpoint::Deferred),
     /// Restore a container from a checkpoint (CRIU)
-    Restore(checkpoint::RestoreArgs),
+    Restore(checkpoint::Deferred),
 }
 
 /// Global settings every verb receives.
@@ -194,8 +194,14 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
         Cmd::Update(a) => update::run(&g, a).map(|()| 0),
         Cmd::Events(a) => events::run(&g, a).map(|()| 0),
         Cmd::Resume(a) => pause::run(&g, a, false).map(|()| 0),
-        Cmd::Checkpoint(a) => checkpoint::checkpoint(&g, a).map(|()| 0),
-        Cmd::Restore(a) => checkpoint::restore(&g, a),
+        Cmd::Checkpoint(a) => match a.parse::<checkpoint::CheckpointCmd>("checkpoint") {
+            Ok(c) => checkpoint::checkpoint(&g, c.args).map(|()| 0),
+            Err(code) => return code,
+        },
+        Cmd::Restore(a) => match a.parse::<checkpoint::RestoreCmd>("restore") {
+            Ok(c) => checkpoint::restore(&g, c.args),
+            Err(code) => return code,
+        },
     };
     match res {
         Ok(code) => code,

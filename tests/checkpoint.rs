@@ -463,3 +463,56 @@ fn restore_runs_the_hooks_with_the_restored_pid() {
     }
     t.finish();
 }
+
+/// A dump that fails midway (here: no page server at the address given) leaves the container
+/// running, as it was: CRIU thaws what it froze.
+#[test]
+fn a_failed_dump_leaves_the_container_running() {
+    let Some(t) = setup("checkpoint_failed_dump") else { return };
+    if !needs_criu(&t.name) {
+        return;
+    }
+    let id = t.id();
+    let (_b, out, _p) = running_counter(&t, &id, 1);
+    let images = t.dir("images");
+    let r = t.rt(&["checkpoint", "--image-path", images.to_str().unwrap(), "--page-server", "127.0.0.1:1", &id]);
+    r.assert_err("checkpoint of container");
+    assert_eq!(t.status(&id).as_deref(), Some("running"));
+    count_above(&out, count(&out));
+    t.finish();
+}
+
+/// A container that joins a network namespace by path is restored into that namespace again
+/// (CRIU gets it as an external namespace, under runc's key).
+#[test]
+fn a_joined_network_namespace_is_joined_again() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(t) = setup("checkpoint_joined_netns") else { return };
+    if !needs_criu(&t.name) {
+        return;
+    }
+    let name = format!("hull-ck-{}", std::process::id());
+    assert!(Command::new("ip").args(["netns", "add", &name]).status().unwrap().success(), "ip netns add");
+    struct Del(String);
+    impl Drop for Del {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _del = Del(name.clone());
+    let ns = format!("/run/netns/{name}");
+    let id = t.id();
+    let (mut b, out) = counter(&t, &id);
+    b.add_namespace(json!({"type": "network", "path": ns}));
+    let _p = run_detached(&t, &b);
+    count_above(&out, 1);
+    let images = t.dir("images");
+    checkpoint(&t, &["--image-path", images.to_str().unwrap(), &id]);
+    let (r, _p2) = restore(&t, &b, &images, &[]);
+    r.assert_ok();
+    let pid = t.state(&id).unwrap()["pid"].as_i64().unwrap();
+    let inode = |p: &str| fs::metadata(p).unwrap().ino();
+    assert_eq!(inode(&format!("/proc/{pid}/ns/net")), inode(&ns), "the restored init is not in {ns}");
+    count_above(&out, count(&out));
+    t.finish();
+}

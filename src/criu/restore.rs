@@ -6,6 +6,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use oci_spec::runtime::LinuxNamespaceType;
 use rust_criu::rust_criu_protobuf::rpc::{Cgroup_root, Criu_opts, Criu_req, Criu_req_type, Ext_mount_map, Inherit_fd};
 
 use super::{Common, Swrk};
@@ -126,12 +127,27 @@ fn restore_in(
         m.set_val(source.to_string_lossy().into_owned());
         opts.ext_mnt.push(m);
     }
+    // Namespaces the config joins by path were recorded as external at checkpoint: the ones
+    // the config names now are handed to CRIU under the same keys (kept open until it is done).
+    let mut joined = Vec::new();
+    for (t, key) in [(LinuxNamespaceType::Network, "extRootNetNS"), (LinuxNamespaceType::Pid, "extRootPidNS")] {
+        let path = linux.namespaces().as_deref().unwrap_or(&[]).iter().find(|n| n.typ() == t).and_then(|n| n.path().clone());
+        if let Some(path) = path {
+            let fd = crate::linux::open_fd(&path, nix::fcntl::OFlag::O_RDONLY).map_err(|e| Error::sys(format!("open the namespace {}", path.display()), e))?;
+            let mut i = Inherit_fd::new();
+            i.set_key(key.into());
+            i.set_fd(fd.as_raw_fd());
+            opts.inherit_fd.push(i);
+            joined.push(fd);
+        }
+    }
     // The dumped init's pipes are reconnected to this process's stdio, as runc does.
     let descriptors: Vec<String> = std::fs::read(images.join(super::DESCRIPTORS))
         .ok()
         .and_then(|d| serde_json::from_slice(&d).ok())
         .unwrap_or_default();
     let mut inherit = vec![images_fd.as_raw_fd(), work_fd.as_raw_fd()];
+    inherit.extend(joined.iter().map(|f| f.as_raw_fd()));
     for (fd, key) in descriptors.iter().enumerate().take(3) {
         if key.starts_with("pipe:") {
             let mut i = Inherit_fd::new();

@@ -83,7 +83,7 @@ fuzz-smoke: cargo-fuzz
 # targets, VM_FILTER=NAME is passed to them, VM_TIMEOUT (s) bounds the VM. See tests/vm/.
 test-cgroupv2:
 	@scripts/install-qemu.sh
-	@scripts/ensure-packages.sh "make test-cgroupv2" $(TEST_PACKAGES) systemd=systemd /usr/bin/python3=python3 /usr/sbin/xtables-nft-multi=iptables
+	@scripts/ensure-packages.sh "make test-cgroupv2" $(TEST_PACKAGES) systemd=systemd /usr/bin/python3=python3 /usr/sbin/xtables-nft-multi=iptables podman=podman conmon=conmon
 	VM_TESTS="$(VM_TESTS)" VM_FILTER="$(VM_FILTER)" VM_TIMEOUT="$(VM_TIMEOUT)" tests/vm/run-cgroupv2.sh
 
 # Real clients end to end (containerd+ctr, dockerd, podman+conmon, Kubernetes CRI), each lane with

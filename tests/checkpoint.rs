@@ -516,3 +516,60 @@ fn a_joined_network_namespace_is_joined_again() {
     count_above(&out, count(&out));
     t.finish();
 }
+
+/// podman (4, with conmon) checkpoints and restores a container it runs with hull: `podman
+/// container checkpoint` calls `hull checkpoint`, `podman container restore` has conmon call
+/// `hull restore`. Private storage and configuration under the test's scratch dir.
+#[test]
+fn podman_checkpoint_and_restore_with_hull() {
+    let Some(t) = setup("checkpoint_podman") else { return };
+    if !needs_criu(&t.name) {
+        return;
+    }
+    if Command::new("podman").arg("--version").output().is_err() {
+        eprintln!("SKIP {}: podman is not installed", t.name);
+        return;
+    }
+    let pw = t.dir("podman");
+    let hull = runtime();
+    fs::write(pw.join("containers.conf"), format!(
+        "[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\nevents_logfile_path = \"{0}/events.log\"\nconmon_path = [\"/usr/bin/conmon\"]\ntmp_dir = \"{0}/tmp\"\nstatic_dir = \"{0}/root/libpod\"\nvolume_path = \"{0}/root/volumes\"\nlock_type = \"file\"\nruntime = \"hull\"\nruntime_supports_json = [\"hull\"]\n[engine.runtimes]\nhull = [\"{1}\"]\n",
+        pw.display(), hull.display())).unwrap();
+    fs::write(pw.join("storage.conf"), format!("[storage]\ndriver = \"vfs\"\ngraphroot = \"{0}/root\"\nrunroot = \"{0}/run\"\n", pw.display())).unwrap();
+    fs::write(pw.join("registries.conf"), "").unwrap();
+    let podman = |args: &[&str]| -> Out {
+        let mut c = Command::new("podman");
+        c.args(["--root", &format!("{}/root", pw.display()), "--runroot", &format!("{}/run", pw.display()),
+                "--cgroup-manager", "cgroupfs", "--events-backend", "file"])
+            .args(args)
+            .env("CONTAINERS_CONF", pw.join("containers.conf"))
+            .env("CONTAINERS_STORAGE_CONF", pw.join("storage.conf"))
+            .env("CONTAINERS_REGISTRIES_CONF", pw.join("registries.conf"))
+            .env("TMPDIR", &pw);
+        let o = c.output().unwrap();
+        Out { cmd: format!("podman {args:?}"), code: o.status.code(), signal: None,
+              stdout: String::from_utf8_lossy(&o.stdout).into_owned(), stderr: String::from_utf8_lossy(&o.stderr).into_owned() }
+    };
+    let tar = pw.join("rootfs.tar");
+    assert!(Command::new("tar").arg("-C").arg(rootfs()).arg("-cf").arg(&tar).arg(".").status().unwrap().success());
+    podman(&["import", tar.to_str().unwrap(), "localhost/bb"]).assert_ok();
+    let name = format!("hull-ck-{}", std::process::id());
+    podman(&["run", "-d", "--name", &name, "--network", "none", "--cgroup-parent", &format!("/{CG_PREFIX}"), "localhost/bb",
+             "sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.2; done"]).assert_ok();
+    let read = || podman(&["exec", &name, "cat", "/tmp/count"]).stdout.trim().parse::<u64>().unwrap_or(0);
+    let before = wait_for("podman's container to count", || Some(read()).filter(|v| *v > 2));
+    let ck = podman(&["container", "checkpoint", &name]);
+    let rm = || { let _ = podman(&["rm", "-f", "-t", "0", &name]); };
+    if !ck.ok() { rm(); }
+    ck.assert_ok();
+    assert_eq!(podman(&["inspect", "-f", "{{.State.Status}}", &name]).stdout.trim(), "exited", "after the checkpoint");
+    let rs = podman(&["container", "restore", &name]);
+    if !rs.ok() { rm(); }
+    rs.assert_ok();
+    assert_eq!(podman(&["inspect", "-f", "{{.State.Status}}", &name]).stdout.trim(), "running", "after the restore");
+    let after = wait_for("the restored container to count on", || Some(read()).filter(|v| *v > before));
+    assert!(after < before + 50, "the counter restarted or jumped: {before} then {after}");
+    rm();
+    let _ = podman(&["rmi", "-af"]);
+    t.finish();
+}

@@ -275,3 +275,22 @@ fn missing_executable_fails_create() {
     t.assert_gone(&b.id);
     t.finish();
 }
+
+/// Stdio that is the host's /dev/null (as conmon gives a container without stdin) is replaced in
+/// the init by the container's own /dev/null, as runc does, so that CRIU can checkpoint it: the
+/// descriptor's mount is the container's /dev. Other stdio (here: files) is left as given.
+#[test]
+fn host_dev_null_stdio_becomes_the_containers_own() {
+    let Some(t) = setup("process_null_stdio") else { return };
+    let mut b = t.bundle();
+    b.sh("echo fd0=$(sed -n 's/^mnt_id:[[:space:]]*//p' /proc/$$/fdinfo/0); \
+          echo dev=$(awk '$5 == \"/dev\" {print $1}' /proc/self/mountinfo); \
+          echo fd1=$(readlink /proc/$$/fd/1)");
+    // run_ok gives the runtime (and so the container) stdin /dev/null and stdout a file.
+    let out = t.run_ok(&b);
+    let (fd0, dev) = (kv(&out, "fd0"), kv(&out, "dev"));
+    assert!(!dev.is_empty(), "no /dev mount in the container:\n{out}");
+    assert_eq!(fd0, dev, "stdin is not the container's /dev/null:\n{out}");
+    assert!(kv(&out, "fd1").ends_with(".stdout"), "stdout must stay the file it was:\n{out}");
+    t.finish();
+}

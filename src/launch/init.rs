@@ -358,10 +358,21 @@ fn build_rootfs(
     for (k, v) in linux.sysctl().iter().flatten() {
         crate::linux::procfs::write_sysctl(k, v)?;
     }
-    if let Some(masked) = linux.masked_paths().as_ref().filter(|m| !m.is_empty()) {
+    let masked = linux.masked_paths().as_deref().unwrap_or(&[]);
+    // Masked paths need the container's /dev/null; the stdio reopen only uses it when it is
+    // there (a container without one, or without /proc, keeps the descriptors it was given).
+    let null = if masked.is_empty() {
+        rootfs::verified_dev_null().ok()
+    } else {
         let null = rootfs::verified_dev_null()?;
         for p in masked {
             rootfs::mask_path(Path::new(p), &null)?;
+        }
+        Some(null)
+    };
+    if let (Some(null), false) = (&null, ctx.plan.host_mounts) {
+        if let Err(e) = rootfs::reopen_null_stdio(null) {
+            crate::log::debug(format!("init: stdio left as given: {e}"));
         }
     }
     for p in linux.readonly_paths().iter().flatten() {

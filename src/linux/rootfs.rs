@@ -231,6 +231,33 @@ pub fn verified_dev_null() -> Result<OwnedFd> {
     Ok(fd)
 }
 
+/// The init's stdin, stdout and stderr that are the host's null device become the container's
+/// own /dev/null (`null`, from `verified_dev_null`), as runc does: conmon hands the container the
+/// host's /dev/null as stdin, and CRIU cannot checkpoint a descriptor whose mount is outside the
+/// container. The container's /dev/null was checked to be the null device before it is opened.
+pub fn reopen_null_stdio(null: &OwnedFd) -> Result<()> {
+    let is_null = |st: &libc::stat| st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3);
+    let mut ours: Option<std::fs::File> = None;
+    for fd in 0..3 {
+        let Ok(st) = nix::sys::stat::fstat(fd) else { continue };
+        if !is_null(&st) {
+            continue;
+        }
+        let file = match &ours {
+            Some(f) => f,
+            None => ours.insert(
+                fs::OpenOptions::new().read(true).write(true).open(fd_path(null)).map_err(|e| Error::io("open", "/dev/null", e))?,
+            ),
+        };
+        // Already the container's own: nothing to do.
+        if nix::sys::stat::fstat(file.as_raw_fd()).is_ok_and(|o| o.st_dev == st.st_dev && o.st_ino == st.st_ino) {
+            continue;
+        }
+        nix::unistd::dup2(file.as_raw_fd(), fd).ctx(|| format!("replace fd {fd} by the container's /dev/null"))?;
+    }
+    Ok(())
+}
+
 /// `linux.maskedPaths`: directories get an empty read-only tmpfs, files the null device (`null`,
 /// from `verified_dev_null`). Missing paths are skipped.
 pub fn mask_path(path: &Path, null: &OwnedFd) -> Result<()> {

@@ -136,6 +136,10 @@ for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tab
     ln -sf xtables-legacy-multi "$ird/usr/sbin/${t%%-*}-legacy${t#${t%%-*}}"
 done
 mkdir -p "$ird"/usr/lib/x86_64-linux-gnu && cp -a /usr/lib/x86_64-linux-gnu/xtables "$ird"/usr/lib/x86_64-linux-gnu/
+# podman and conmon for `podman container checkpoint/restore` with hull (tests/checkpoint.rs; its
+# configuration is the test's own, but for the image signature policy).
+for b in /usr/bin/podman /usr/bin/conmon; do put "$b" && with_libs "$b"; done
+put /etc/containers/policy.json
 if [ "$VM_SYSTEMD" = 1 ]; then
     [ -x /lib/systemd/systemd ] || { say "no /lib/systemd/systemd (apt-get install systemd, or VM_SYSTEMD=0)"; exit 1; }
     for b in /lib/systemd/systemd /usr/bin/systemctl; do put "$b" && with_libs "$b"; done

@@ -60,7 +60,6 @@ pub fn checkpoint(root: &std::path::Path, id: &str, o: &Options) -> Result<()> {
     let log = if o.pre_dump { "pre-dump.log" } else { "dump.log" };
     opts.set_log_file(log.into());
     opts.set_pid(state.pid);
-    super::network_lock(&mut opts);
     opts.set_root(state.rootfs.to_string_lossy().into_owned());
     opts.set_manage_cgroups(true);
     opts.set_notify_scripts(true);

@@ -289,16 +289,6 @@ impl Common {
     }
 }
 
-/// How CRIU locks the containers' network while it works: its default (iptables, as runc
-/// leaves it), or nftables on a host without `iptables-restore`, where the default would fail.
-pub fn network_lock(opts: &mut Criu_opts) {
-    use rust_criu::rust_criu_protobuf::rpc::Criu_network_lock_method;
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    if !std::env::split_paths(&path).any(|d| d.join("iptables-restore").exists()) {
-        opts.set_network_lock(Criu_network_lock_method::NFTABLES);
-    }
-}
-
 /// Open a directory for CRIU (inherited by number), making it first when `make`.
 pub fn open_dir(p: &Path, make: bool) -> Result<OwnedFd> {
     if make {

@@ -111,7 +111,6 @@ fn restore_in(
     opts.set_notify_scripts(true);
     opts.set_rst_sibling(true);
     opts.set_orphan_pts_master(terminal_of(spec));
-    super::network_lock(&mut opts);
     if let Some(p) = &o.lsm_profile {
         opts.set_lsm_profile(p.clone());
     }

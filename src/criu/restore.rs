@@ -38,8 +38,7 @@ pub fn restore(root: &Path, o: &Options) -> Result<(ContainerDir, State)> {
     if !images.join("inventory.img").is_file() {
         return Err(Error::Other(format!("restore: {} holds no checkpoint (no inventory.img)", images.display())));
     }
-    let terminal = bundle.spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
-    let console = crate::linux::console::socket_for(terminal, o.console_socket.as_deref(), false)?;
+    let console = crate::linux::console::socket_for(terminal_of(&bundle.spec), o.console_socket.as_deref(), false)?;
     let dir = ContainerDir::create(root, o.id)?;
     let mut cgroup = None;
     let mut pid = None;

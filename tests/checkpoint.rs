@@ -573,3 +573,14 @@ fn podman_checkpoint_and_restore_with_hull() {
     let _ = podman(&["rmi", "-af"]);
     t.finish();
 }
+
+/// `restore --lsm-mount-context` without its value says "flag needs an argument", as runc does:
+/// podman runs exactly that to learn whether the runtime can restore into a pod.
+#[test]
+fn a_flag_without_its_value_is_named_as_runc_names_it() {
+    let Some(t) = setup("checkpoint_flag_value") else { return };
+    let r = t.rt(&["restore", "--lsm-mount-context"]);
+    assert!(!r.ok());
+    assert!(r.stderr.contains("flag needs an argument: -lsm-mount-context"), "{}", r.show());
+    t.finish();
+}

@@ -26,6 +26,15 @@ impl Deferred {
     pub fn parse<P: Parser>(&self, verb: &str) -> std::result::Result<P, i32> {
         let argv = std::iter::once(format!("hull {verb}")).chain(self.args.iter().cloned());
         P::try_parse_from(argv).map_err(|e| {
+            // A flag without its value also gets runc's words (Go's flag package): podman probes
+            // `restore --lsm-mount-context` for "flag needs an argument" to learn whether the
+            // runtime can restore into a pod.
+            if e.kind() == clap::error::ErrorKind::InvalidValue {
+                if let Some(clap::error::ContextValue::String(arg)) = e.get(clap::error::ContextKind::InvalidArg) {
+                    let flag = arg.split_whitespace().next().unwrap_or(arg).trim_start_matches('-');
+                    eprintln!("Incorrect Usage: flag needs an argument: -{flag}");
+                }
+            }
             let _ = e.print();
             if e.use_stderr() {
                 1

@@ -119,19 +119,16 @@ pub fn checkpoint(root: &std::path::Path, id: &str, o: &Options) -> Result<()> {
     container::destroy(&dir, &state)
 }
 
-/// Destinations of the config's mounts whose source is outside the container: binds, and the
-/// cgroup filesystem (which CRIU cannot dump inside a cgroup namespace).
-pub fn external_mounts(spec: &oci_spec::runtime::Spec) -> Vec<String> {
-    spec.mounts()
-        .as_deref()
-        .unwrap_or(&[])
-        .iter()
-        .filter(|m| {
-            let bind = m.options().as_deref().unwrap_or(&[]).iter().any(|o| o == "bind" || o == "rbind") || m.typ().as_deref() == Some("bind");
-            bind || m.typ().as_deref() == Some("cgroup") || m.typ().as_deref() == Some("cgroup2")
-        })
-        .map(|m| m.destination().to_string_lossy().into_owned())
-        .collect()
+/// Destinations of the config's mounts whose source is outside the container.
+fn external_mounts(spec: &oci_spec::runtime::Spec) -> Vec<String> {
+    spec.mounts().as_deref().unwrap_or(&[]).iter().filter(|m| is_external(m)).map(|m| m.destination().to_string_lossy().into_owned()).collect()
+}
+
+/// A mount CRIU records as external: a bind, or the cgroup filesystem (which CRIU cannot dump
+/// inside a cgroup namespace).
+pub fn is_external(m: &oci_spec::runtime::Mount) -> bool {
+    let bind = m.options().as_deref().unwrap_or(&[]).iter().any(|o| o == "bind" || o == "rbind") || m.typ().as_deref() == Some("bind");
+    bind || matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2"))
 }
 
 /// The inode of a namespace of type `t` that the config joins by path (the one the init is in).

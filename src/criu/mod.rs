@@ -99,10 +99,6 @@ pub struct Swrk {
     sock: OwnedFd,
 }
 
-/// An RPC step CRIU asks the caller to take (`notify_scripts`): its name, the message, and the
-/// fd that came with it (the pty master for "orphan-pts-master").
-pub type Notify<'a> = &'a Criu_notify;
-
 impl Swrk {
     /// Start `criu swrk`. `inherit` are descriptors of ours that CRIU's requests name by number
     /// (images and work directories, stdio): they stay open across its exec. CRIU does nothing
@@ -141,10 +137,11 @@ impl Swrk {
         self.child.id() as i32
     }
 
-    /// Send `req`, answer CRIU's notifications through `notify` (an error there aborts the
-    /// operation: CRIU undoes it), and return the final response. A failed response becomes an
-    /// error with CRIU's own message.
-    pub fn call(self, req: Criu_req, mut notify: impl FnMut(Notify, Option<OwnedFd>) -> Result<()>) -> Result<Criu_resp> {
+    /// Send `req`, answer CRIU's notifications (`notify_scripts`: the step, and the fd that came
+    /// with it, the pty master of "orphan-pts-master") through `notify` (an error there aborts
+    /// the operation: CRIU undoes it), and return the final response. A failed response becomes
+    /// an error with CRIU's own message.
+    pub fn call(self, req: Criu_req, mut notify: impl FnMut(&Criu_notify, Option<OwnedFd>) -> Result<()>) -> Result<Criu_resp> {
         let Swrk { mut child, sock } = self;
         let want = req.type_();
         let bytes = req.write_to_bytes().map_err(|e| Error::Other(format!("criu: encode the request: {e}")))?;

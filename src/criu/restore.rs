@@ -219,8 +219,7 @@ fn restore_in(
     state.creating = false;
     dir.save(&state)?;
     if let Some(p) = &o.pid_file {
-        let p = if p.is_absolute() { p.clone() } else { std::env::current_dir().unwrap_or_default().join(p) };
-        container::write_atomic(&p, pid.to_string().as_bytes(), 0o644)?;
+        container::write_atomic(&crate::launch::absolute(p), pid.to_string().as_bytes(), 0o644)?;
     }
     let json = state.oci_json("running", pid).to_string();
     let _ = hooks::run(&state.hooks, Phase::Poststart, &json);
@@ -245,11 +244,8 @@ fn terminal_of(spec: &oci_spec::runtime::Spec) -> bool {
 /// (relative ones from the bundle), and for the cgroup filesystem the container's own cgroup.
 fn external_sources(spec: &oci_spec::runtime::Spec, bundle: &Path, cg_path: &Path) -> Vec<(String, PathBuf)> {
     let mut v = Vec::new();
-    for m in spec.mounts().as_deref().unwrap_or(&[]) {
+    for m in spec.mounts().as_deref().unwrap_or(&[]).iter().filter(|m| super::checkpoint::is_external(m)) {
         let dest = m.destination().to_string_lossy().into_owned();
-        if !super::checkpoint::external_mounts(spec).contains(&dest) {
-            continue;
-        }
         let source = match m.typ().as_deref() {
             Some("cgroup") | Some("cgroup2") => Path::new("/sys/fs/cgroup").join(cg_path.strip_prefix("/").unwrap_or(cg_path)),
             _ => {

@@ -368,7 +368,8 @@ fn set_oom_score_adj(pid: i32, spec: &oci_spec::runtime::Spec) -> Result<()> {
     })
 }
 
-fn absolute(p: &Path) -> PathBuf {
+/// `p` from the current directory when relative (`--pid-file`).
+pub fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {

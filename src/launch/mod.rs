@@ -14,6 +14,6 @@ mod start;
 pub mod sync;
 pub mod wait;
 
-pub use create::{create, CreateOpts};
+pub use create::{absolute, create, CreateOpts};
 pub use exec::{exec, ExecOpts};
 pub use start::start;

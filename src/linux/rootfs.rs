@@ -234,9 +234,12 @@ pub fn verified_dev_null() -> Result<OwnedFd> {
 /// The init's stdin, stdout and stderr that are the host's null device become the container's
 /// own /dev/null (`null`, from `verified_dev_null`), as runc does: conmon hands the container the
 /// host's /dev/null as stdin, and CRIU cannot checkpoint a descriptor whose mount is outside the
-/// container. The container's /dev/null was checked to be the null device before it is opened.
+/// container. /dev/null is opened by name (no /proc needed, which a container may lack) and must
+/// be the very node `verified_dev_null` checked.
 pub fn reopen_null_stdio(null: &OwnedFd) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let is_null = |st: &libc::stat| st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3);
+    let checked = nix::sys::stat::fstat(null.as_raw_fd()).ctx(|| "stat /dev/null".into())?;
     let mut ours: Option<std::fs::File> = None;
     for fd in 0..3 {
         let Ok(st) = nix::sys::stat::fstat(fd) else { continue };
@@ -245,9 +248,21 @@ pub fn reopen_null_stdio(null: &OwnedFd) -> Result<()> {
         }
         let file = match &ours {
             Some(f) => f,
-            None => ours.insert(
-                fs::OpenOptions::new().read(true).write(true).open(fd_path(null)).map_err(|e| Error::io("open", "/dev/null", e))?,
-            ),
+            None => {
+                // O_NONBLOCK: opening never waits, whatever was put there meanwhile.
+                let f = fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_NONBLOCK)
+                    .open("/dev/null")
+                    .map_err(|e| Error::io("open", "/dev/null", e))?;
+                let st = nix::sys::stat::fstat(f.as_raw_fd()).ctx(|| "stat /dev/null".into())?;
+                if (st.st_dev, st.st_ino) != (checked.st_dev, checked.st_ino) {
+                    return Err(Error::Other("/dev/null changed after it was checked; stdio left as given".into()));
+                }
+                nix::fcntl::fcntl(f.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(OFlag::O_RDWR)).ctx(|| "fcntl /dev/null".into())?;
+                ours.insert(f)
+            }
         };
         // Already the container's own: nothing to do.
         if nix::sys::stat::fstat(file.as_raw_fd()).is_ok_and(|o| o.st_dev == st.st_dev && o.st_ino == st.st_ino) {

@@ -25,6 +25,25 @@ fn hostname_and_domainname() {
     t.finish();
 }
 
+/// The init keeps the CPU affinity it was born with, as any child of the runtime does: create
+/// narrows it for a moment so that the init starts on another CPU than the runtime's, and the
+/// init takes it back before anything else.
+#[test]
+fn cpu_affinity_is_the_one_the_init_was_born_with() {
+    let Some(t) = setup("proc_affinity") else { return };
+    let own = status_of(&std::fs::read_to_string("/proc/self/status").unwrap(), "Cpus_allowed_list");
+    if !own.contains([',', '-']) {
+        eprintln!("skipped: the test runs on one CPU ({own}), so nothing is narrowed");
+        t.finish();
+        return;
+    }
+    let mut b = t.bundle();
+    b.sh("grep Cpus_allowed_list /proc/self/status");
+    let out = t.run_ok(&b);
+    assert_eq!(status_of(&out, "Cpus_allowed_list"), own, "{out}");
+    t.finish();
+}
+
 fn status_of(out: &str, key: &str) -> String {
     status_field(out, key).unwrap_or_else(|| panic!("no {key} in\n{out}")).to_string()
 }

@@ -209,6 +209,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     let pid = spawned?;
     // Recorded before anything else can fail, so a failed create kills it.
     undo.init_pid = Some(pid);
+    let birth_affinity = crate::linux::cpu_affinity::steer_off_this_cpu(pid);
     restored?;
     drop(cgroup_fd);
     crate::log::debug(format!("create: init cloned, pid {pid}"));
@@ -228,6 +229,9 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     let setup = (|| {
         if plan.new_user {
             crate::linux::userns_map::write(pid, linux.uid_mappings().as_deref().unwrap_or(&[]), linux.gid_mappings().as_deref().unwrap_or(&[]))?;
+        }
+        if let Some(cpus) = &birth_affinity {
+            parent_ch.send(&Msg::Affinity(crate::linux::cpu_affinity::to_list(cpus)))?;
         }
         send_idmapped_mounts(spec, &bundle.dir, pid, &plan, &parent_ch)?;
         if let Some(devices) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) {

@@ -78,6 +78,7 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     loop {
         match ctx.chan.recv()? {
             Some(Msg::Go) => break,
+            Some(Msg::Affinity(cpus)) => crate::linux::cpu_affinity::restore_own(&cpus)?,
             Some(Msg::MountFd(i, fd)) => {
                 // SAFETY: the channel just received this descriptor; nothing else owns it.
                 idmapped.insert(i as usize, unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });

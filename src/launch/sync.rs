@@ -12,6 +12,9 @@ use crate::error::{Context, Error, Result};
 pub enum Msg {
     /// Runtime → init: id maps written; go on with setup.
     Go,
+    /// Runtime → init, before `Go`: the CPUs the init was born allowed on, which it takes back
+    /// at once (`cpu_affinity::steer_off_this_cpu` narrowed them to get it started elsewhere).
+    Affinity(Vec<u16>),
     /// Runtime → init: the cgroup exists and init is in it (or joins it on the `CgroupTasks`
     /// sent before).
     Placed,
@@ -73,6 +76,7 @@ impl Channel {
             Msg::Placed => vec![b'C'],
             Msg::Applied => vec![b'A'],
             Msg::Pid(p) => [&[b'P'][..], &p.to_le_bytes()].concat(),
+            Msg::Affinity(cpus) => std::iter::once(b'F').chain(cpus.iter().flat_map(|c| c.to_le_bytes())).collect(),
             Msg::Ready => vec![b'R'],
             Msg::Hooks => vec![b'H'],
             Msg::HooksDone => vec![b'D'],
@@ -128,6 +132,7 @@ impl Channel {
             b'H' => Msg::Hooks,
             b'D' => Msg::HooksDone,
             b'P' if body.len() == 4 => Msg::Pid(i32::from_le_bytes([body[0], body[1], body[2], body[3]])),
+            b'F' if body.len() % 2 == 0 => Msg::Affinity(body.chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect()),
             b'E' => Msg::Error(String::from_utf8_lossy(body).into_owned()),
             b'S' if fd.is_some() => Msg::SeccompFd(fd.unwrap_or(-1)),
             b'M' if fd.is_some() && body.len() == 4 => {

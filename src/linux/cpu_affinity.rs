@@ -46,6 +46,46 @@ fn apply(field: &str, set: Option<&CpuSet>) -> Result<()> {
         .map_err(|e| Error::sys(format!("set CPU affinity from process.execCPUAffinity.{field}"), e))
 }
 
+/// Keep a process just cloned from being queued on this CPU behind us.
+///
+/// The scheduler often starts a child on its parent's CPU although another one is idle: the
+/// container's init then waits there until `create` sleeps (about 1-2 ms, while `create` makes
+/// the cgroup), instead of building its rootfs meanwhile on the idle CPU. So the child's
+/// affinity is narrowed to its other CPUs; the child restores the returned mask (its affinity
+/// at birth) as soon as it runs (`restore_own`), before anything else can observe or change it.
+/// `None` when nothing was changed (a single CPU, or not allowed on this one anyway).
+pub fn steer_off_this_cpu(pid: i32) -> Option<CpuSet> {
+    let pid = Pid::from_raw(pid);
+    let birth = nix::sched::sched_getaffinity(pid).ok()?;
+    // SAFETY: sched_getcpu takes no arguments and only returns a number.
+    let here = unsafe { libc::sched_getcpu() };
+    let here = usize::try_from(here).ok()?;
+    if !birth.is_set(here).unwrap_or(false) {
+        return None;
+    }
+    let mut elsewhere = birth;
+    elsewhere.unset(here).ok()?;
+    if !(0..CpuSet::count()).any(|c| elsewhere.is_set(c).unwrap_or(false)) {
+        return None;
+    }
+    sched_setaffinity(pid, &elsewhere).ok()?;
+    Some(birth)
+}
+
+/// The CPUs of a set, for the init sync channel.
+pub fn to_list(set: &CpuSet) -> Vec<u16> {
+    (0..CpuSet::count()).filter(|&c| set.is_set(c).unwrap_or(false)).map(|c| c as u16).collect()
+}
+
+/// In the child `steer_off_this_cpu` narrowed: take back the affinity it was born with.
+pub fn restore_own(cpus: &[u16]) -> Result<()> {
+    let mut set = CpuSet::new();
+    for &c in cpus {
+        set.set(c as usize).map_err(|e| Error::sys(format!("CPU {c} of the init's affinity"), e))?;
+    }
+    sched_setaffinity(Pid::from_raw(0), &set).map_err(|e| Error::sys("restore the init's CPU affinity", e))
+}
+
 /// Parse a CPU list: comma-separated CPU numbers and inclusive ranges ("0-3,7").
 pub fn parse_cpu_list(s: &str) -> std::result::Result<CpuSet, String> {
     let mut set = CpuSet::new();

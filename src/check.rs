@@ -254,12 +254,18 @@ fn overlayfs() -> Finding {
 }
 
 fn sealing() -> Finding {
+    let how = |in_place: Option<String>| match in_place {
+        None => ", run in place".to_string(),
+        Some(why) => format!(", re-executed (in place: {why})"),
+    };
     match crate::linux::seal::probe() {
-        Ok(crate::linux::seal::Mechanism::Overlay) => found("sealed runtime binary", Level::Ok, "read-only overlayfs view", "", true),
-        Ok(crate::linux::seal::Mechanism::Memfd(why)) => found(
+        Ok((crate::linux::seal::Mechanism::Overlay, in_place)) => {
+            found("sealed runtime binary", Level::Ok, format!("read-only overlayfs view{}", how(in_place)), "", true)
+        }
+        Ok((crate::linux::seal::Mechanism::Memfd(why), in_place)) => found(
             "sealed runtime binary",
             Level::Degraded,
-            format!("sealed memfd copy; the overlayfs view failed: {why}"),
+            format!("sealed memfd copy{}; the overlayfs view failed: {why}", how(in_place)),
             "create, run and exec copy hull's binary each time",
             true,
         ),

@@ -7,6 +7,7 @@ pub mod clone;
 pub mod console;
 pub mod cpu_affinity;
 pub mod devices;
+pub mod exe_swap;
 pub mod exec;
 pub mod host_root;
 pub mod idmap;

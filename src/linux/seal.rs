@@ -4,7 +4,7 @@
 //! binary inside the container's PID namespace, where a container process can open
 //! `/proc/<pid>/exe` and, once no hull process executes the file any more, write the host's
 //! binary through that handle. So the verbs that make such processes (create, run, exec) first
-//! re-execute hull from a view of its binary that nobody can write, and every clone inherits it:
+//! move hull onto a view of its binary that nobody can write, and every clone inherits it:
 //!
 //! - preferred: the binary seen through a read-only overlayfs made for this invocation and never
 //!   attached anywhere (fsopen/fsmount: a detached mount). Its lower layers are the binary's
@@ -14,6 +14,10 @@
 //!   whatever the binary's size, and the page cache is the real file's.
 //! - fallback (no overlayfs, or not allowed to mount it): a copy in a memfd sealed against
 //!   writes, shrinking and growing. Its cost grows with the binary's size.
+//!
+//! The process then moves onto that view in place (`exe_swap`: its code mapped from the view,
+//! its data moved to anonymous memory, /proc/self/exe pointed at the view), or, where the kernel
+//! refuses that, re-executes itself from it.
 //!
 //! The re-executed process finds `_HULL_SEALED=<dev>:<ino>` (the original binary's identity) in
 //! its environment, removes it, checks that its own binary really is sealed and carries on.
@@ -48,8 +52,9 @@ pub fn origin() -> Option<(u64, u64)> {
     Some((m.dev(), m.ino()))
 }
 
-/// Make sure this process runs from a sealed view of its binary: re-execute it from one when it
-/// does not (this function then does not return), and make it non-dumpable. Called by the verbs
+/// Make sure this process runs from a sealed view of its binary: move onto one in place when it
+/// does not, or else re-execute from it (this function then does not return), and make it
+/// non-dumpable. Called by the verbs
 /// that clone processes into a container, before anything else.
 pub fn ensure_sealed(argv: &[OsString]) -> Result<()> {
     if let Some(mark) = std::env::var_os(MARK) {
@@ -78,6 +83,10 @@ pub fn ensure_sealed(argv: &[OsString]) -> Result<()> {
         })?,
     };
     drop(exe);
+    if crate::linux::exe_swap::swap(&sealed).is_ok() {
+        let _ = ORIGIN.set((meta.dev(), meta.ino()));
+        return make_non_dumpable();
+    }
     let errno = reexec(&sealed, argv, (meta.dev(), meta.ino()));
     Err(Error::sys("re-execute hull from its sealed binary", errno))
 }
@@ -90,15 +99,17 @@ pub enum Mechanism {
     Memfd(String),
 }
 
-/// Which mechanism `ensure_sealed` would use here (for `hull check`): the overlayfs view is made
-/// and dropped; the memfd copy only when that fails.
-pub fn probe() -> std::result::Result<Mechanism, String> {
+/// Which mechanism `ensure_sealed` would use here (for `hull check`), and why this process
+/// could not move onto it in place (`None`: it did, as create, run and exec will). The
+/// overlayfs view is made and used; the memfd copy only when that fails.
+pub fn probe() -> std::result::Result<(Mechanism, Option<String>), String> {
     let exe = File::open("/proc/self/exe").map_err(|e| format!("open /proc/self/exe: {e}"))?;
     let meta = exe.metadata().map_err(|e| format!("stat /proc/self/exe: {e}"))?;
-    match overlay_view(&meta) {
-        Ok(_) => Ok(Mechanism::Overlay),
-        Err(o) => memfd_copy(&exe).map(|_| Mechanism::Memfd(o.clone())).map_err(|m| format!("overlayfs: {o}; memfd: {m}")),
-    }
+    let (view, mechanism) = match overlay_view(&meta) {
+        Ok(v) => (v, Mechanism::Overlay),
+        Err(o) => (memfd_copy(&exe).map_err(|m| format!("overlayfs: {o}; memfd: {m}"))?, Mechanism::Memfd(o)),
+    };
+    Ok((mechanism, crate::linux::exe_swap::swap(&view).err()))
 }
 
 /// True when the file cannot be written by anyone: a file of a read-only overlayfs, or a memfd

@@ -13,6 +13,7 @@
 use crate::common::*;
 use crate::support::*;
 use serde_json::json;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 struct Report {
@@ -162,5 +163,44 @@ fn create_into_a_shared_pid_namespace() {
     let r = report(&out);
     eprintln!("attacker's report:\n{}", r.text);
     assert_defeated(&r, &bin, &before, true);
+    t.finish();
+}
+
+/// The init waiting for `start` runs hull's sealed view, and got there without executing hull a
+/// second time: it moved onto the view in place (no `_HULL_SEALED` mark in the environment an
+/// execve would have carried), and no mapping of the process is the host's binary. With the
+/// in-place move failing (`seal-in-place`), the re-execution seals it instead.
+#[test]
+fn the_waiting_init_runs_the_sealed_view_moved_in_place() {
+    if !is_hull() {
+        return;
+    }
+    let Some(t) = setup("cve_2019_5736_in_place") else { return };
+    let (bin, _) = private_runtime(&t);
+    let host = std::fs::metadata(&bin).unwrap();
+    let host_dev = format!("{:02x}:{:02x}", libc::major(host.dev()), libc::minor(host.dev()));
+    for (fault, in_place) in [("", true), ("seal-in-place", false)] {
+        let mut b = t.bundle_for(&t.id_with(if in_place { "in-place" } else { "re-exec" }));
+        b.args(&["true"]);
+        b.write();
+        t.rt_with(&["create", "--bundle", b.dir_str(), &b.id], |c| {
+            c.env("HULL_FAULT", fault);
+        })
+        .assert_ok();
+        let pid = t.state(&b.id).expect("state after create")["pid"].as_i64().unwrap();
+        let exe = format!("/proc/{pid}/exe");
+        let fs = nix::sys::statfs::statfs(exe.as_str()).unwrap();
+        assert_eq!(fs.filesystem_type().0 as i64, 0x794c_7630, "{exe} is not on overlayfs");
+        assert!(fs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY), "{exe} is on a writable overlayfs");
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        let marked = environ.split(|&c| c == 0).any(|v| v.starts_with(b"_HULL_SEALED="));
+        assert_eq!(marked, !in_place, "fault {fault:?}: the init was {} re-executed", if marked { "" } else { "not" });
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+        for l in maps.lines() {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            assert!(!(f[3] == host_dev && f[4] == host.ino().to_string()), "the init maps the host's binary: {l}");
+        }
+        t.rt(&["delete", "--force", &b.id]).assert_ok();
+    }
     t.finish();
 }

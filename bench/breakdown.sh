@@ -12,7 +12,7 @@ runs=${2:-30}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 work=$(mktemp -d /tmp/hull-breakdown.XXXXXX)
-trap 'rm -rf "$work"; "$hull" --root /run/hull-breakdown delete --force breakdown >/dev/null 2>&1 || true; rm -rf /run/hull-breakdown' EXIT
+trap 'rm -rf "$work"; "$hull" --root /run/hull-breakdown delete --force breakdown >/dev/null 2>&1 || true; rm -rf /run/hull-breakdown; rmdir /sys/fs/cgroup/*/hull-bench 2>/dev/null || true' EXIT
 rootfs="$top/bundles/busybox/rootfs"
 [ -x "$rootfs/bin/busybox" ] || "$top/bundles/build-rootfs.sh" "$rootfs"
 jq --arg root "$rootfs" '
@@ -22,6 +22,8 @@ jq --arg root "$rootfs" '
 cat > "$work/inner.sh" <<INNER
 set -e
 mount -t tmpfs -o size=4k hide /sys/fs/cgroup/unified
+# The parent cgroup exists beforehand, as in bench.sh.
+for h in /sys/fs/cgroup/*/; do [ -e "\${h}cgroup.procs" ] && mkdir -p "\${h}hull-bench"; done; true
 for i in \$(seq 1 $runs); do
   "$hull" --debug --log "$work/log.\$i" --root /run/hull-breakdown run --bundle "$work" breakdown
 done

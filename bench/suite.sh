@@ -67,6 +67,12 @@ cat > "$work/inner.sh" <<EOF
 set -eu
 # Big enough for what crun writes into it for 1,000 containers (a file is a page).
 mount -t tmpfs -o size=64m hide /sys/fs/cgroup/unified
+# Every container's parent cgroup exists beforehand, as a container manager's does (see
+# bench.sh): runc and crun leave parents they made, hull removes the levels it made.
+for h in /sys/fs/cgroup/*/; do
+  [ -e "\${h}cgroup.procs" ] || continue
+  for rt in hull runc crun; do mkdir -p "\${h}hull-bench/\$rt-many" "\${h}hull-bench/\$rt-tp"; done
+done
 say() { echo "\$1=\$2" >> "$out"; }
 bin() { if [ "\$1" = hull ]; then echo "$hull"; else echo "\$1"; fi; }
 hf() { hyperfine -N --warmup 3 --runs "\$1" --export-json "$work/hf.json" "\$2" > /dev/null 2>> "$work/hyperfine.err"; }

@@ -277,6 +277,24 @@ impl Cgroup {
     /// the limit that needs it).
     fn make_levels(&mut self, root: &Path, enable: Option<&str>) -> Result<PathBuf> {
         let rel = self.record.rel().to_path_buf();
+        // A v1 hierarchy whose parent levels exist (the usual case: a container manager's parent
+        // cgroup): the container's own directory alone, without a look at each level first.
+        if enable.is_none() && root != Path::new(UNIFIED_HYBRID) {
+            let leaf = root.join(&rel);
+            match fs::create_dir(&leaf) {
+                Ok(()) => {
+                    if !self.record.created_dirs.contains(&leaf) {
+                        self.record.created_dirs.push(leaf.clone());
+                    }
+                    self.record.created_dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+                    self.record.created = true;
+                    return Ok(leaf);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::io("create cgroup", &leaf, e)),
+            }
+        }
         // A level missing when this create looks is claimed even if a concurrent create makes it
         // first: whichever of them is deleted last removes it (rmdir fails while another
         // container's cgroup is below it, which is then left to that one).

@@ -34,7 +34,9 @@ for rt in hull runc crun; do
       .linux.namespaces |= map(select(.type != "uts"))' \
     "$top/bundles/busybox/config.json" > "$work/$rt/config.json"
 done
-cmd() { echo "$1 --root /run/hull-bench-$2 run --bundle $work/$2 bench-$2 >/dev/null"; }
+# `run` is timed as the runtime's own command (hyperfine -N starts it without a shell and
+# discards its output): a shell around it would add its own start-up to every runtime's time.
+cmd() { echo "$1 --root /run/hull-bench-$2 run --bundle $work/$2 bench-$2"; }
 life() {
   r="$1 --root /run/hull-bench-$2"
   echo "$r create --bundle $work/$2 life-$2 >/dev/null && $r start life-$2 && $r delete --force life-$2"
@@ -58,8 +60,11 @@ per=$(( (runs + rounds - 1) / rounds ))
       args=""
       for rt in $order; do
         bin=$rt; [ "$rt" = hull ] && bin=$hull
-        if [ "$kind" = run ]; then c=$(cmd "$bin" "$rt"); else c=$(life "$bin" "$rt"); fi
-        args="$args -n $rt \"sh -c '$c'\""
+        if [ "$kind" = run ]; then
+          args="$args -n $rt \"$(cmd "$bin" "$rt")\""
+        else
+          args="$args -n $rt \"sh -c '$(life "$bin" "$rt")'\""
+        fi
       done
       echo "hyperfine -N --warmup 3 --runs $per --export-json $work/$kind-$i.json $args >/dev/null 2>>$work/hyperfine.err || { cat $work/hyperfine.err; exit 1; }"
     done

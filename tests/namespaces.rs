@@ -85,6 +85,37 @@ fn user_namespace_with_mappings() {
     t.finish();
 }
 
+/// A new network namespace is the container's own from the start of its setup: sysfs, mounted
+/// during create, shows its devices only (sysfs shows the network namespace of whoever mounts
+/// it), and with a user namespace it belongs to that one (the container's root may configure
+/// it). The runtime makes it in the init rather than in the clone, so both depend on the order.
+#[test]
+fn the_network_namespace_is_the_containers_before_sysfs_and_in_its_user_namespace() {
+    let Some(t) = setup("ns_net_owner") else { return };
+    let mut b = t.bundle();
+    b.sh("ls /sys/class/net");
+    let out = t.run_ok(&b);
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["lo"], "sysfs shows other devices:\n{out}");
+
+    let mut b = t.bundle();
+    b.add_namespace(json!({"type": "user"}));
+    b.set("/linux/uidMappings", json!([{"containerID": 0, "hostID": 100000, "size": 65536}]));
+    b.set("/linux/gidMappings", json!([{"containerID": 0, "hostID": 100000, "size": 65536}]));
+    b.args(&["sleep", "100000"]);
+    let pid = t.create(&b);
+    let net = std::fs::File::open(format!("/proc/{pid}/ns/net")).unwrap();
+    const NS_GET_USERNS: libc::c_ulong = 0xb701;
+    // SAFETY: NS_GET_USERNS takes no argument and returns a new descriptor or -1.
+    let owner = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&net), NS_GET_USERNS) };
+    assert!(owner >= 0, "NS_GET_USERNS: {}", std::io::Error::last_os_error());
+    // SAFETY: the ioctl just returned this descriptor.
+    let owner = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(owner) };
+    let ino = |f: &std::fs::File| std::os::unix::fs::MetadataExt::ino(&f.metadata().unwrap());
+    let user = std::fs::File::open(format!("/proc/{pid}/ns/user")).unwrap();
+    assert_eq!(ino(&owner), ino(&user), "the network namespace is not owned by the container's user namespace");
+    t.finish();
+}
+
 fn norm(l: &str) -> String {
     l.split_whitespace().collect::<Vec<_>>().join(" ")
 }

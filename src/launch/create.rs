@@ -192,6 +192,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         v1_device_rules: !no_cgroup && !pure_v2,
         cgroup_ns_entered: Default::default(),
         state: &state,
+        unshare_net: net_by_unshare(&plan, linux),
     };
     // An unprivileged runtime (rootless) writes the init's id maps, itself or through newuidmap,
     // and /proc/PID of a non-dumpable process belongs to root: the init is born dumpable. It runs
@@ -385,7 +386,11 @@ pub fn absolute(p: &Path) -> PathBuf {
 /// clones the init as a sibling (CLONE_PARENT), so init stays a child of this process either way.
 fn spawn_init(ctx: &InitCtx, parent_ch: &Channel) -> Result<i32> {
     if !ctx.plan.has_joins() {
-        let pid = fork_with_flags(ctx.plan.clone_flags, ctx.cgroup_fd).ctx(|| "clone container init".into())?;
+        let flags = match ctx.unshare_net {
+            true => ctx.plan.clone_flags & !(libc::CLONE_NEWNET as u64),
+            false => ctx.plan.clone_flags,
+        };
+        let pid = fork_with_flags(flags, ctx.cgroup_fd).ctx(|| "clone container init".into())?;
         if pid == 0 {
             close_runtime_end(parent_ch);
             init::run(ctx);
@@ -422,6 +427,17 @@ fn spawn_init(ctx: &InitCtx, parent_ch: &Channel) -> Result<i32> {
         Some(Msg::Error(e)) => Err(Error::Init(e)),
         _ => Err(Error::Init("namespace-joining helper exited without starting init".into())),
     }
+}
+
+/// Whether the init makes its new network namespace itself, with unshare once it runs, rather
+/// than clone making it. Making one takes about half a millisecond (the loopback device, the
+/// per-namespace sysctls), which clone spends before it returns to `create`; the init spends it
+/// instead while `create` makes the cgroup, before the init needs it (sysfs shows the network
+/// namespace of whoever mounts it, and the hooks look at /proc/PID/ns/net, both later). Not when
+/// `create` itself needs the namespace right after the clone: net devices moved into it, or
+/// namespaces joined by path (the init is then cloned by a helper).
+fn net_by_unshare(plan: &NsPlan, linux: &oci_spec::runtime::Linux) -> bool {
+    plan.new_net && !plan.has_joins() && linux.net_devices().as_ref().is_none_or(|d| d.is_empty())
 }
 
 /// In a process cloned from the runtime: close its copy of the runtime's end of the channel,

@@ -53,6 +53,9 @@ pub struct InitCtx<'a> {
     pub v1_device_rules: bool,
     /// Set once the init is in its cgroup namespace (when it has one of its own).
     pub cgroup_ns_entered: std::cell::Cell<bool>,
+    /// The init makes its network namespace itself (unshare), first thing after `Go`, instead
+    /// of clone making it: see `create::net_by_unshare`.
+    pub unshare_net: bool,
 }
 
 /// Entry point of the cloned init. Never returns: it execs the user process or exits 1 after
@@ -85,6 +88,9 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
             }
             _ => return Err(Error::Init("runtime went away before setup".into())),
         }
+    }
+    if ctx.unshare_net {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).ctx(|| "create the network namespace (unshare)".into())?;
     }
     crate::log::debug("init: setting up");
     let spec = ctx.spec;

@@ -4,7 +4,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 HULL_RELEASE := target/x86_64-unknown-linux-gnu/release/hull
 ROOTFS := bundles/busybox/rootfs
 
-.PHONY: all build release rootfs demo test test-fresh test-attacks soak fuzz fuzz-smoke cargo-fuzz unit bench bench-instructions bench-cgroupv2 clean test-clients test-cgroupv2
+.PHONY: all build release rootfs demo test test-fresh test-attacks soak fuzz fuzz-smoke cargo-fuzz unit bench bench-instructions bench-cgroupv2 hot-functions clean test-clients test-cgroupv2
 
 all: build
 
@@ -123,6 +123,13 @@ bench-cgroupv2:
 	@scripts/ensure-packages.sh "make bench-cgroupv2" $(TEST_PACKAGES) systemd=systemd /usr/bin/python3=python3 \
 		crun=crun hyperfine=hyperfine jq=jq
 	bench/vm-v2.sh 3 10 > target/bench-v2.txt && cat target/bench-v2.txt
+
+# Profile the functions on a container's path (perf) into bench/hot-functions.txt, which the
+# linker places first in .text (scripts/link-hot-first.sh). Rerun when that path changes.
+hot-functions:
+	@scripts/ensure-packages.sh "make hot-functions" $(DEMO_PACKAGES) jq=jq perf=linux-perf
+	$(MAKE) rootfs
+	bench/hot-functions.sh
 
 # Instructions per verb against bench/instructions.txt (CI): more than 10 % above fails.
 bench-instructions:

@@ -1,0 +1,46 @@
+#!/bin/sh
+# Write bench/hot-functions.txt: the functions hull runs on a container's path, hottest first,
+# which scripts/link-hot-first.sh places first in .text. A copy of hull built with its symbols
+# runs `run`, create/start/delete, `exec`, `state` and `list` many times under perf's sampling
+# (user time at 40 kHz: a function that runs for 50 ns per container is caught in almost every
+# profile); names are demangled without the crates' hashes. Rerun after changes to the code
+# path of create and run (`make hot-functions`); a stale list only costs memory, never
+# correctness.
+# usage: bench/hot-functions.sh [RUNS]
+set -eu
+runs=${1:-2000}
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+work=$(mktemp -d /tmp/hull-hot.XXXXXX)
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"; for d in /sys/fs/cgroup/*/hull-bench; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done; true' EXIT
+(cd "$top" && CARGO_PROFILE_RELEASE_STRIP=false CARGO_TARGET_DIR=target/hot cargo build --release --quiet)
+bin="$work/hull"
+cp "$top/target/hot/x86_64-unknown-linux-gnu/release/hull" "$bin"
+# The sealed process runs the binary through an overlayfs view perf cannot name: by build-id.
+perf buildid-cache -a "$bin"
+rootfs="$top/bundles/busybox/rootfs"
+[ -x "$rootfs/bin/busybox" ] || "$top/bundles/build-rootfs.sh" "$rootfs"
+for k in true sleep; do
+  mkdir -p "$work/$k"
+  args='["true"]'; [ $k = sleep ] && args='["sleep", "100000"]'
+  jq --arg root "$rootfs" --argjson args "$args" '
+      .ociVersion = "1.0.2" | .root.path = $root | .root.readonly = true | .process.args = $args |
+      .process.terminal = false | .linux.cgroupsPath = "/hull-bench/hot" | del(.hostname) |
+      .linux.namespaces |= map(select(.type != "uts"))' "$top/bundles/busybox/config.json" > "$work/$k/config.json"
+done
+cat > "$work/load.sh" <<LOAD
+set -e
+[ -e /sys/fs/cgroup/unified/cgroup.procs ] && mount -t tmpfs -o size=64m hide /sys/fs/cgroup/unified
+for h in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do [ -e "\${h}cgroup.procs" ] && mkdir -p "\${h}hull-bench"; done
+r="$bin --root /run/hull-hot"
+for i in \$(seq $runs); do \$r run --bundle $work/true hot > /dev/null; done
+for i in \$(seq \$(( $runs / 10 ))); do \$r create --bundle $work/true hot > /dev/null; \$r start hot; \$r delete --force hot; done
+\$r run -d --bundle $work/sleep hot > /dev/null
+for i in \$(seq \$(( $runs / 10 ))); do \$r exec hot true; \$r state hot > /dev/null; \$r list > /dev/null; done
+\$r delete --force hot
+LOAD
+unshare --mount --propagation private perf record -q --buildid-mmap -e cpu-clock:u -F 40000 -o "$work/perf.data" -- sh "$work/load.sh"
+perf report -i "$work/perf.data" --comm hull --no-children --no-demangle --sort sym -g none --stdio 2> /dev/null |
+  awk '/^ +[0-9]/ && $2 == "[.]" { print $3 }' | grep -v '^0x' | c++filt --format=rust | sed -E 's/\[[0-9a-f]+\]//g' |
+  awk '!seen[$0]++' > "$here/hot-functions.txt"
+echo "bench/hot-functions.txt: $(wc -l < "$here/hot-functions.txt") functions"

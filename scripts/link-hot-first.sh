@@ -1,0 +1,43 @@
+#!/bin/sh
+# The linker for hull's binary (.cargo/config.toml): cc, with the functions that run on every
+# container's path placed first in .text, in the order of bench/hot-functions.txt. They are
+# scattered over the whole binary otherwise, and the kernel maps code 64 KB around each page
+# fault: `run` mapped 3.2 MB of its 4.3 MB of code while running about 1 MB of it, and that is
+# most of its peak RSS (docs/benchmarks.md). The list holds demangled names without the crates'
+# hashes (v0 mangling, so generic instantiations stay apart); they are matched here against the
+# symbols of the objects being linked. Other outputs, and hosts without nm or c++filt, are linked
+# as they are.
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+list="$here/bench/hot-functions.txt"
+out=""
+prev=""
+for a in "$@"; do
+  [ "$prev" = "-o" ] && out=$a
+  prev=$a
+done
+case "$(basename "$out")" in
+  hull|hull-*) ;;
+  *) exec cc "$@" ;;
+esac
+if [ ! -r "$list" ] || ! command -v nm > /dev/null || ! command -v c++filt > /dev/null; then
+  exec cc "$@"
+fi
+tmp=$(mktemp -d)
+objs=""
+for a in "$@"; do
+  case $a in *.o) objs="$objs $a" ;; esac
+done
+if [ -n "$objs" ]; then
+  # shellcheck disable=SC2086 # one word per object
+  nm --defined-only -j $objs 2> /dev/null | sort -u > "$tmp/mangled"
+  c++filt --format=rust < "$tmp/mangled" | sed -E 's/\[[0-9a-f]+\]//g' > "$tmp/demangled"
+  paste "$tmp/mangled" "$tmp/demangled" | awk -F'\t' 'NR == FNR { if (!($0 in want)) want[$0] = NR; next }
+      ($2 in want) { print want[$2] "\t" $1 }' "$list" - | sort -n -s -k1,1 | cut -f2 > "$tmp/order"
+fi
+# C functions (glibc's) are listed under their own names.
+grep -v '::' "$list" >> "$tmp/order"
+cc "$@" -Wl,--symbol-ordering-file="$tmp/order" -Wl,--no-warn-symbol-ordering
+rc=$?
+rm -rf "$tmp"
+exit $rc

@@ -12,7 +12,15 @@ runs=${1:-2000}
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 work=$(mktemp -d /tmp/hull-hot.XXXXXX)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$work"; for d in /sys/fs/cgroup/*/hull-bench; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done; true' EXIT
+cleanup() {
+  "$work/hull" --root /run/hull-hot delete --force hot > /dev/null 2>&1 || true
+  rm -rf /run/hull-hot
+  [ -x "$work/hull" ] && perf buildid-cache -r "$work/hull" 2> /dev/null
+  rm -rf "$work"
+  for d in /sys/fs/cgroup/*/hull-bench /sys/fs/cgroup/hull-bench; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+  true
+}
+trap cleanup EXIT
 (cd "$top" && CARGO_PROFILE_RELEASE_STRIP=false CARGO_TARGET_DIR=target/hot cargo build --release --quiet)
 bin="$work/hull"
 cp "$top/target/hot/x86_64-unknown-linux-gnu/release/hull" "$bin"

@@ -44,11 +44,9 @@ pub fn run(g: &Globals, a: ListArgs) -> Result<()> {
     let mut rows = Vec::new();
     for id in &ids {
         let dir = g.root.join(id);
-        let Ok(st) = State::load_summary(&dir) else { continue };
+        let Ok((st, uid)) = State::load_summary_and_owner(&dir) else { continue };
         let status = derive_status(&dir, &st);
-        let owner = std::fs::metadata(dir.join(crate::container::STATE_FILE))
-            .ok()
-            .and_then(|m| names.entry(std::os::unix::fs::MetadataExt::uid(&m)).or_insert_with_key(|uid| user_name(*uid)).clone());
+        let owner = names.entry(uid).or_insert_with_key(|uid| user_name(*uid)).clone();
         rows.push((st, status, owner));
     }
     match a.format.as_str() {

@@ -51,16 +51,35 @@ pub struct State {
 }
 
 /// state.json's path and bytes; a state dir that is a symlink is refused.
-fn read_state_file(dir: &Path) -> Result<(PathBuf, Vec<u8>)> {
+/// state.json's bytes, and the uid that owns the file (`list`'s OWNER). Read with as few system
+/// calls as a small file allows (open, fstat, read until EOF, close): `list` reads one per
+/// container.
+fn read_state_file(dir: &Path) -> Result<(PathBuf, Vec<u8>, u32)> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
     if dir.is_symlink() {
         return Err(Error::Other(format!("state dir {dir:?} is a symlink; refusing to use it")));
     }
     let p = dir.join(STATE_FILE);
-    match fs::read(&p) {
-        Ok(data) => Ok((p, data)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotExist),
-        Err(e) => Err(Error::io("read", &p, e)),
+    let mut f = match fs::File::open(&p) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotExist),
+        Err(e) => return Err(Error::io("read", &p, e)),
+    };
+    let meta = f.metadata().map_err(|e| Error::io("stat", &p, e))?;
+    let mut data = Vec::with_capacity(meta.len() as usize + 1);
+    let mut chunk = [0u8; 8192];
+    // state.json is written whole before it is renamed into place, so the file opened has the
+    // size fstat gave: no read for the end of file once that much has come.
+    while meta.len() == 0 || (data.len() as u64) < meta.len() {
+        match f.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => data.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("read", &p, e)),
+        }
     }
+    Ok((p, data, meta.uid()))
 }
 
 /// The fields of `State` that `load_summary` reads; serde skips the others.
@@ -163,7 +182,7 @@ impl State {
     }
 
     pub fn load(dir: &Path) -> Result<State> {
-        let (p, data) = read_state_file(dir)?;
+        let (p, data, _) = read_state_file(dir)?;
         State::parse(&data).map_err(|e| Error::Other(format!("state file {p:?} is corrupt: {e}")))
     }
 
@@ -177,9 +196,14 @@ impl State {
     /// `state` and `list` do not use: serde skips them without building them. For reading
     /// only: never for a verb that changes or removes the container.
     pub fn load_summary(dir: &Path) -> Result<State> {
-        let (p, data) = read_state_file(dir)?;
+        Self::load_summary_and_owner(dir).map(|(s, _)| s)
+    }
+
+    /// `load_summary`, with the uid that owns state.json.
+    pub fn load_summary_and_owner(dir: &Path) -> Result<(State, u32)> {
+        let (p, data, uid) = read_state_file(dir)?;
         let s: Summary = serde_json::from_slice(&data).map_err(|e| Error::Other(format!("state file {p:?} is corrupt: {e}")))?;
-        Ok(State {
+        Ok((State {
             oci_version: s.oci_version,
             id: s.id,
             pid: s.pid,
@@ -205,7 +229,7 @@ impl State {
             creating: s.creating,
             personality: None,
             host_rootfs_mount: s.host_rootfs_mount,
-        })
+        }, uid))
     }
 
     /// The OCI state object (runtime.md#state) for a given status.

@@ -889,7 +889,6 @@ pub fn freezer_dir(record: &CgroupRecord) -> Option<PathBuf> {
     v2.join("cgroup.freeze").exists().then_some(v2)
 }
 
-/// True when the container's freezer says frozen. Read directly: this runs for every `state`.
 /// A cgroup file of a few bytes, in one read (open, read, close: `list` asks every container).
 fn read_short(path: &Path) -> Option<Vec<u8>> {
     let mut buf = [0u8; 64];
@@ -897,6 +896,7 @@ fn read_short(path: &Path) -> Option<Vec<u8>> {
     Some(buf[..n].to_vec())
 }
 
+/// True when the container's freezer says frozen. Read directly: this runs for every `state`.
 pub fn is_frozen(record: &CgroupRecord) -> bool {
     if record.none {
         return false;

@@ -50,10 +50,10 @@ pub struct State {
     pub host_rootfs_mount: Option<u64>,
 }
 
-/// state.json's path and bytes; a state dir that is a symlink is refused.
-/// state.json's bytes, and the uid that owns the file (`list`'s OWNER). Read with as few system
-/// calls as a small file allows (open, fstat, read until EOF, close): `list` reads one per
-/// container.
+/// state.json's path and bytes, and the uid that owns the file (`list`'s OWNER); a state dir
+/// that is a symlink is refused. Open, fstat, one read of the size fstat gave, close: `list`
+/// reads one per container. state.json is written whole before it is renamed into place, so
+/// the file opened has that size.
 fn read_state_file(dir: &Path) -> Result<(PathBuf, Vec<u8>, u32)> {
     use std::io::Read;
     use std::os::unix::fs::MetadataExt;
@@ -67,18 +67,8 @@ fn read_state_file(dir: &Path) -> Result<(PathBuf, Vec<u8>, u32)> {
         Err(e) => return Err(Error::io("read", &p, e)),
     };
     let meta = f.metadata().map_err(|e| Error::io("stat", &p, e))?;
-    let mut data = Vec::with_capacity(meta.len() as usize + 1);
-    let mut chunk = [0u8; 8192];
-    // state.json is written whole before it is renamed into place, so the file opened has the
-    // size fstat gave: no read for the end of file once that much has come.
-    while meta.len() == 0 || (data.len() as u64) < meta.len() {
-        match f.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => data.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io("read", &p, e)),
-        }
-    }
+    let mut data = vec![0u8; meta.len() as usize];
+    f.read_exact(&mut data).map_err(|e| Error::io("read", &p, e))?;
     Ok((p, data, meta.uid()))
 }
 

@@ -86,18 +86,31 @@ pub fn create_in_root(root: BorrowedFd, path: &Path, kind: Kind) -> Result<Owned
         return Ok(fd);
     }
     let comps: Vec<_> = path.components().collect();
-    let mut cur = PathBuf::new();
-    let mut parent = openat2(root, &cur, libc::O_PATH)?;
-    for (i, c) in comps.iter().enumerate() {
+    // The deepest ancestor that exists, looked up from the parent upwards: usually the parent
+    // itself (one lookup, where a walk from the root would take one per level).
+    let mut start = comps.len().saturating_sub(1);
+    let mut parent = loop {
+        let prefix: PathBuf = comps[..start].iter().collect();
+        match openat2(root, &prefix, libc::O_PATH) {
+            Ok(fd) => break fd,
+            Err(Errno::ENOENT) if start > 0 => start -= 1,
+            Err(e) => return Err(e),
+        }
+    };
+    let mut cur: PathBuf = comps[..start].iter().collect();
+    for (i, c) in comps.iter().enumerate().skip(start) {
         cur.push(c);
         let last = i + 1 == comps.len();
-        match openat2(root, &cur, libc::O_PATH) {
-            Ok(fd) => {
-                parent = fd;
-                continue;
+        // The first missing level was just looked up above.
+        if i > start {
+            match openat2(root, &cur, libc::O_PATH) {
+                Ok(fd) => {
+                    parent = fd;
+                    continue;
+                }
+                Err(Errno::ENOENT) => {}
+                Err(e) => return Err(e),
             }
-            Err(Errno::ENOENT) => {}
-            Err(e) => return Err(e),
         }
         let name = CString::new(c.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
         if last && kind == Kind::File {

@@ -91,6 +91,24 @@ fn config_mounts_and_flags_seen_inside() {
         mi.iter().any(|m| m.mount_point.starts_with("/sys/fs/cgroup") && m.fstype.starts_with("cgroup")),
         "no cgroup filesystem at /sys/fs/cgroup:\n{mi_text}"
     );
+    // v1 or hybrid: every hierarchy the host mounts directly under /sys/fs/cgroup is there, with
+    // its controllers (the runtime reads the list and hands it to the init).
+    if !std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        let host_text = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let host = parse_mountinfo(&host_text);
+        let hierarchies: Vec<_> = host
+            .iter()
+            .filter(|m| m.fstype.starts_with("cgroup") && m.mount_point.strip_prefix("/sys/fs/cgroup/").is_some_and(|n| !n.contains('/')))
+            .collect();
+        assert!(!hierarchies.is_empty(), "no cgroup hierarchy on the host:\n{host_text}");
+        for h in hierarchies {
+            let c = at(&h.mount_point);
+            assert_eq!(c.fstype, h.fstype, "{c:?} against the host's {h:?}");
+            for o in h.super_options.iter().filter(|o| !matches!(o.as_str(), "rw" | "ro")) {
+                assert!(c.has_super_opt(o), "{} lacks {o}: {c:?}", h.mount_point);
+            }
+        }
+    }
     // The container sees its own mounts only: nothing of the host's test directories.
     assert!(!mi.iter().any(|m| m.mount_point.starts_with("/work") || m.mount_point.starts_with("/tmp/")), "{mi_text}");
     t.finish();

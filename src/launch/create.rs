@@ -193,6 +193,7 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         cgroup_ns_entered: Default::default(),
         state: &state,
         unshare_net: net_by_unshare(&plan, linux),
+        hierarchies: Default::default(),
     };
     // An unprivileged runtime (rootless) writes the init's id maps, itself or through newuidmap,
     // and /proc/PID of a non-dumpable process belongs to root: the init is born dumpable. It runs
@@ -257,6 +258,9 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
             parent_ch.send(&Msg::CgroupTasks(fd.as_raw_fd(), path.clone()))?;
         }
         drop(tasks);
+        if !pure_v2 && mounts_v1_tree(spec) {
+            parent_ch.send(&Msg::Hierarchies(crate::linux::rootfs::host_hierarchies()))?;
+        }
         parent_ch.send(&Msg::Placed)?;
         crate::log::debug("create: init placed in its cgroup");
         if let Some(cg) = undo.cgroup.as_ref() {
@@ -438,6 +442,12 @@ fn spawn_init(ctx: &InitCtx, parent_ch: &Channel) -> Result<i32> {
 /// namespaces joined by path (the init is then cloned by a helper).
 fn net_by_unshare(plan: &NsPlan, linux: &oci_spec::runtime::Linux) -> bool {
     plan.new_net && !plan.has_joins() && linux.net_devices().as_ref().is_none_or(|d| d.is_empty())
+}
+
+/// Whether the config mounts cgroups on a host that is not pure v2: the init then mounts every
+/// hierarchy the host has (`rootfs::mount_cgroup`), whose list `create` sends it.
+fn mounts_v1_tree(spec: &oci_spec::runtime::Spec) -> bool {
+    spec.mounts().iter().flatten().any(|m| matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")))
 }
 
 /// In a process cloned from the runtime: close its copy of the runtime's end of the channel,

@@ -56,6 +56,8 @@ pub struct InitCtx<'a> {
     /// The init makes its network namespace itself (unshare), first thing after `Go`, instead
     /// of clone making it: see `create::net_by_unshare`.
     pub unshare_net: bool,
+    /// The host's cgroup hierarchies, once the runtime side has sent them (`Msg::Hierarchies`).
+    pub hierarchies: std::cell::RefCell<Option<Vec<rootfs::Hierarchy>>>,
 }
 
 /// Entry point of the cloned init. Never returns: it execs the user process or exits 1 after
@@ -218,7 +220,8 @@ fn wait_applied(ctx: &InitCtx) -> Result<()> {
     Ok(())
 }
 
-/// The next message, after joining the v1 cgroups whose `tasks` files came first.
+/// The next message, after joining the v1 cgroups whose `tasks` files came first (and keeping
+/// the hierarchy list that came with them).
 fn recv_cgroup(ctx: &InitCtx) -> Result<Option<Msg>> {
     loop {
         match ctx.chan.recv()? {
@@ -227,6 +230,7 @@ fn recv_cgroup(ctx: &InitCtx) -> Result<Option<Msg>> {
                 let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
                 crate::cgroups::join_self(&[(path, fd)])?;
             }
+            Some(Msg::Hierarchies(list)) => *ctx.hierarchies.borrow_mut() = Some(list),
             other => return Ok(other),
         }
     }
@@ -281,6 +285,7 @@ fn build_rootfs(
         new_netns: ctx.plan.new_net,
         new_cgroupns: ctx.plan.new_cgroup,
         cgroup_path: ctx.cgroup_path,
+        hierarchies: &ctx.hierarchies,
         idmapped: idmapped.into(),
     };
     let mounts = ctx.spec.mounts().clone().unwrap_or_default();

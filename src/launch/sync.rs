@@ -39,6 +39,9 @@ pub enum Msg {
     /// "0" to it: a thread that moves itself skips the kernel's global threadgroup lock, whose
     /// RCU grace period made every migration from outside take 5-15 ms.
     CgroupTasks(RawFd, String),
+    /// Runtime → init, before `Placed` (cgroup v1 or hybrid, with a cgroup mount): the host's
+    /// cgroup hierarchies (`rootfs::Hierarchy`), read from mountinfo here, off the init's path.
+    Hierarchies(Vec<crate::linux::rootfs::Hierarchy>),
     /// Init → runtime: setup failed with this message.
     Error(String),
 }
@@ -81,6 +84,13 @@ impl Channel {
             Msg::Hooks => vec![b'H'],
             Msg::HooksDone => vec![b'D'],
             Msg::Error(s) => [&[b'E'][..], s.as_bytes()].concat(),
+            Msg::Hierarchies(list) => {
+                let mut b = vec![b'Y'];
+                for h in list {
+                    b.extend(format!("{}\t{}\t{}\n", h.name, h.fstype, h.options).bytes());
+                }
+                b
+            }
             Msg::SeccompFd(_) | Msg::MountFd(..) | Msg::CgroupTasks(..) => unreachable!("sent above"),
         };
         loop {
@@ -134,6 +144,16 @@ impl Channel {
             b'P' if body.len() == 4 => Msg::Pid(i32::from_le_bytes([body[0], body[1], body[2], body[3]])),
             b'F' if body.len() % 2 == 0 => Msg::Affinity(body.chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect()),
             b'E' => Msg::Error(String::from_utf8_lossy(body).into_owned()),
+            b'Y' => Msg::Hierarchies(
+                String::from_utf8_lossy(body)
+                    .lines()
+                    .filter_map(|l| {
+                        let mut f = l.splitn(3, '\t');
+                        let (name, fstype, options) = (f.next()?, f.next()?, f.next()?);
+                        Some(crate::linux::rootfs::Hierarchy { name: name.into(), fstype: fstype.into(), options: options.into() })
+                    })
+                    .collect(),
+            ),
             b'S' if fd.is_some() => Msg::SeccompFd(fd.unwrap_or(-1)),
             b'M' if fd.is_some() && body.len() == 4 => {
                 Msg::MountFd(u32::from_le_bytes([body[0], body[1], body[2], body[3]]), fd.unwrap_or(-1))

@@ -204,6 +204,8 @@ pub struct MountCtx<'a> {
     pub new_netns: bool,
     pub new_cgroupns: bool,
     pub cgroup_path: &'a Path,
+    /// The host's cgroup hierarchies as the runtime side sent them (`Msg::Hierarchies`).
+    pub hierarchies: &'a std::cell::RefCell<Option<Vec<super::rootfs::Hierarchy>>>,
     /// Detached idmapped mounts made by the runtime side, by mount index (see `idmap`).
     pub idmapped: std::cell::RefCell<std::collections::HashMap<usize, std::os::fd::OwnedFd>>,
 }

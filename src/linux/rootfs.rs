@@ -121,7 +121,8 @@ pub fn mount_cgroup(ctx: &MountCtx, m: &Mount, opts: &MountOptions) -> Result<()
     let tmpfs_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount_raw(Some(Path::new("tmpfs")), &fd_path(&target), Some("tmpfs"), tmpfs_flags, Some("mode=755"))
         .map_err(|e| err("tmpfs", e))?;
-    for (name, fstype, options) in host_hierarchies() {
+    let given = ctx.hierarchies.borrow().clone();
+    for Hierarchy { name, fstype, options } in given.unwrap_or_else(host_hierarchies) {
         let sub = dest.join(&name);
         let t = create_in_root(ctx.rootfs, &sub, Kind::Dir).map_err(|e| err(&name, e))?;
         let inner = without(flags, MsFlags::MS_RDONLY);
@@ -149,9 +150,21 @@ pub fn mount_cgroup(ctx: &MountCtx, m: &Mount, opts: &MountOptions) -> Result<()
     Ok(())
 }
 
-/// (directory name, fs type, super options) of the cgroup hierarchies mounted directly under
-/// /sys/fs/cgroup on the host.
-fn host_hierarchies() -> Vec<(String, String, String)> {
+/// A cgroup hierarchy mounted directly under /sys/fs/cgroup on the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hierarchy {
+    /// The directory's name under /sys/fs/cgroup.
+    pub name: String,
+    /// `cgroup` or `cgroup2`.
+    pub fstype: String,
+    /// Its superblock options but rw/ro (what a fresh mount of it is given).
+    pub options: String,
+}
+
+/// The cgroup hierarchies mounted directly under /sys/fs/cgroup, from mountinfo (which the
+/// kernel writes out mount by mount: about 0.1 ms here, so `create` reads it and sends it to
+/// the init, which reads it itself only when it got none).
+pub fn host_hierarchies() -> Vec<Hierarchy> {
     let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mut v = Vec::new();
     for line in info.lines() {
@@ -168,7 +181,7 @@ fn host_hierarchies() -> Vec<(String, String, String)> {
         }
         let superopts = p.nth(1).unwrap_or("");
         let keep: Vec<&str> = superopts.split(',').filter(|o| *o != "rw" && *o != "ro").collect();
-        v.push((name.to_string(), fstype, keep.join(",")));
+        v.push(Hierarchy { name: name.to_string(), fstype, options: keep.join(",") });
     }
     v
 }

@@ -8,8 +8,8 @@
 //!
 //! - preferred: the binary seen through a read-only overlayfs made for this invocation and never
 //!   attached anywhere (fsopen/fsmount: a detached mount). Its lower layers are the binary's
-//!   directory and an empty detached tmpfs (overlayfs wants two lower layers when it has no
-//!   upper one). With no upper layer the superblock itself is read-only: no remount can make the
+//!   directory and, below it, /dev or else an empty detached tmpfs (overlayfs wants two lower
+//!   layers when it has no upper one; the binary's name resolves in the upper of the two). With no upper layer the superblock itself is read-only: no remount can make the
 //!   file writable, and opening it for writing fails with EROFS. The cost is a few system calls,
 //!   whatever the binary's size, and the page cache is the real file's.
 //! - fallback (no overlayfs, or not allowed to mount it): a copy in a memfd sealed against
@@ -135,8 +135,13 @@ fn make_non_dumpable() -> Result<()> {
 }
 
 /// The binary, opened through a detached read-only overlayfs whose lower layers are the binary's
-/// directory and an empty tmpfs.
+/// directory and /dev (or an empty tmpfs).
 fn overlay_view(meta: &std::fs::Metadata) -> std::result::Result<File, String> {
+    view_over(meta, true)
+}
+
+/// `overlay_view`, with /dev tried as the second layer or not.
+fn view_over(meta: &std::fs::Metadata, dev_layer: bool) -> std::result::Result<File, String> {
     // Tests take the memfd path with HULL_FAULT=seal-overlay (debug builds).
     crate::fault::point("seal-overlay", None).map_err(|e| e.to_string())?;
     let path = std::fs::read_link("/proc/self/exe").map_err(|e| format!("readlink /proc/self/exe: {e}"))?;
@@ -149,6 +154,14 @@ fn overlay_view(meta: &std::fs::Metadata) -> std::result::Result<File, String> {
         let lower = format!("/proc/self/fd/{}:/proc/self/fd/{}", dir.as_raw_fd(), second.as_raw_fd());
         new_mount("overlay", &[("lowerdir", &lower)])
     };
+    // The second layer only fills overlayfs' count: the binary's directory lies above it, so
+    // its name resolves there whatever the other holds. /dev, which every host has, costs
+    // nothing; a new empty tmpfs (a superblock made and torn down, about 40 us) serves where
+    // /dev cannot (it overlaps the binary's directory, or is no directory here).
+    let dev = crate::linux::open_fd("/dev", nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_NOFOLLOW);
+    if let Some(ovl) = dev.ok().filter(|_| dev_layer).and_then(|d| overlay(&d).ok()) {
+        return checked(openat_file(&ovl, name.as_bytes())?, &path, meta);
+    }
     let empty = new_mount("tmpfs", &[("size", "4k"), ("mode", "0500")])?;
     let ovl = match overlay(&empty) {
         Ok(o) => o,
@@ -157,10 +170,13 @@ fn overlay_view(meta: &std::fs::Metadata) -> std::result::Result<File, String> {
         // It sits below the binary's directory, so nothing in it can shadow the binary.
         Err(first) => overlay(&attached_empty_dir().map_err(|e| format!("{first}; {e}"))?).map_err(|e| format!("{first}; with {EMPTY_DIR}: {e}"))?,
     };
-    let file = openat_file(&ovl, name.as_bytes())?;
-    // The name could have been replaced since this process was started: run only the same file.
+    checked(openat_file(&ovl, name.as_bytes())?, &path, meta)
+}
+
+/// The name could have been replaced since this process was started: run only the same file.
+fn checked(file: File, path: &std::path::Path, meta: &std::fs::Metadata) -> std::result::Result<File, String> {
     let m = file.metadata().map_err(|e| format!("stat the overlayfs view: {e}"))?;
-    if m.len() != meta.len() || m.mtime() != meta.mtime() || m.mtime_nsec() != meta.mtime_nsec() {
+    if !m.is_file() || m.len() != meta.len() || m.mtime() != meta.mtime() || m.mtime_nsec() != meta.mtime_nsec() {
         return Err(format!("{path:?} changed since hull started"));
     }
     Ok(file)
@@ -317,5 +333,25 @@ mod tests {
         let p = format!("/proc/self/fd/{}", view.as_raw_fd());
         let e = std::fs::OpenOptions::new().write(true).open(&p).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EROFS));
+    }
+
+    #[test]
+    fn the_overlay_view_over_a_tmpfs_is_the_same_binary() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root to mount overlayfs");
+            return;
+        }
+        let exe = File::open("/proc/self/exe").unwrap();
+        let (over_dev, over_tmpfs) = (view_over(&exe.metadata().unwrap(), true).unwrap(), view_over(&exe.metadata().unwrap(), false).unwrap());
+        assert!(is_sealed(&over_tmpfs));
+        // Both views show the running binary: its size and its first page (ELF and program
+        // headers, build id).
+        let head = |f: &File| {
+            let mut b = vec![0u8; 4096];
+            std::os::unix::fs::FileExt::read_exact_at(f, &mut b, 0).unwrap();
+            (f.metadata().unwrap().len(), b)
+        };
+        assert_eq!(head(&over_dev), head(&exe));
+        assert_eq!(head(&over_tmpfs), head(&exe));
     }
 }

@@ -47,7 +47,7 @@ pub fn run(g: &Globals, a: RunArgs) -> Result<i32> {
     if a.detach {
         let (dir, state) = crate::launch::create(&a.create.opts(g))?;
         a.create.send_pidfd(&dir, &state)?;
-        if let Err(e) = crate::launch::start(&dir, &state) {
+        if let Err(e) = crate::launch::start_created(&dir, &state) {
             let _ = container::destroy(&dir, &state);
             return Err(e);
         }
@@ -77,7 +77,7 @@ pub fn run(g: &Globals, a: RunArgs) -> Result<i32> {
     } else {
         None
     };
-    if let Err(e) = crate::launch::start(&dir, &state) {
+    if let Err(e) = crate::launch::start_created(&dir, &state) {
         let _ = container::destroy(&dir, &state);
         return Err(e);
     }

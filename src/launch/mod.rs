@@ -16,4 +16,4 @@ pub mod wait;
 
 pub use create::{absolute, create, CreateOpts};
 pub use exec::{exec, ExecOpts};
-pub use start::start;
+pub use start::{start, start_created};

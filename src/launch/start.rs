@@ -14,13 +14,20 @@ use crate::hooks;
 /// Release a created container. Fails unless the container is `created`.
 pub fn start(dir: &ContainerDir, state: &State) -> Result<()> {
     match dir.status(state) {
-        Status::Created => {}
-        Status::Stopped => return Err(Error::WrongState("cannot start a container that has stopped".into())),
-        Status::Running | Status::Paused => {
-            return Err(Error::WrongState("cannot start an already running container".into()))
-        }
-        Status::Creating => return Err(Error::WrongState("cannot start a container whose create did not finish".into())),
+        Status::Created => release(dir, state),
+        Status::Stopped => Err(Error::WrongState("cannot start a container that has stopped".into())),
+        Status::Running | Status::Paused => Err(Error::WrongState("cannot start an already running container".into())),
+        Status::Creating => Err(Error::WrongState("cannot start a container whose create did not finish".into())),
     }
+}
+
+/// Release the container `run` has just created and still holds locked: no status to derive
+/// (an init that died meanwhile is found while `release` waits for it).
+pub fn start_created(dir: &ContainerDir, state: &State) -> Result<()> {
+    release(dir, state)
+}
+
+fn release(dir: &ContainerDir, state: &State) -> Result<()> {
     // sd_notify: listen before the process can run, so its READY=1 cannot be missed.
     let notify = match &state.notify_socket {
         Some(_) => Some(bind_notify(dir)?),

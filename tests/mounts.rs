@@ -247,3 +247,31 @@ fn failing_mount_leaves_nothing_behind() {
     t.assert_gone(&b.id);
     t.finish();
 }
+
+/// Masked directories are each an empty, read-only tmpfs at their own place (the runtime makes
+/// one and binds it onto the others): nothing of what was there shows, and nothing can be
+/// written into any of them.
+#[test]
+fn masked_directories_are_empty_and_read_only() {
+    let Some(t) = setup("mnt_masked_dirs") else { return };
+    let mut b = t.bundle();
+    let private = b.private_rootfs();
+    for d in ["m1", "m2", "m3"] {
+        fs::create_dir_all(private.join(d)).unwrap();
+        fs::write(private.join(d).join("secret"), "hidden").unwrap();
+    }
+    b.set("/linux/maskedPaths", json!(["/m1", "/missing", "/m2", "/m3"]));
+    b.sh("for d in /m1 /m2 /m3; do echo \"$d:$(ls -A $d | wc -l)\"; (touch $d/x) 2>/dev/null && echo \"$d:writable\"; done; \
+          echo --; cat /proc/self/mountinfo");
+    let out = t.run_ok(&b);
+    let (head, mi_text) = out.split_once("--\n").unwrap();
+    assert_eq!(head.trim(), "/m1:0\n/m2:0\n/m3:0", "{out}");
+    let mi = parse_mountinfo(mi_text);
+    for d in ["/m1", "/m2", "/m3"] {
+        let m = mount_at(&mi, d).unwrap_or_else(|| panic!("no mount at {d}:\n{mi_text}"));
+        assert!(m.fstype == "tmpfs" && m.has_opt("ro"), "{d}: {m:?}");
+    }
+    // The host's directories keep what they held.
+    assert_eq!(fs::read_to_string(private.join("m2/secret")).unwrap(), "hidden");
+    t.finish();
+}

@@ -377,8 +377,9 @@ fn build_rootfs(
         rootfs::verified_dev_null().ok()
     } else {
         let null = rootfs::verified_dev_null()?;
+        let mut empty = None;
         for p in masked {
-            rootfs::mask_path(Path::new(p), &null)?;
+            rootfs::mask_path(Path::new(p), &null, &mut empty)?;
         }
         Some(null)
     };

@@ -287,17 +287,22 @@ pub fn reopen_null_stdio(null: &OwnedFd) -> Result<()> {
 }
 
 /// `linux.maskedPaths`: directories get an empty read-only tmpfs, files the null device (`null`,
-/// from `verified_dev_null`). Missing paths are skipped.
-pub fn mask_path(path: &Path, null: &OwnedFd) -> Result<()> {
+/// from `verified_dev_null`). Missing paths are skipped. The first masked directory's tmpfs is
+/// kept in `empty` and bound onto the next ones (a bind keeps its read-only flag): one
+/// superblock to make and tear down, not one per directory.
+pub fn mask_path(path: &Path, null: &OwnedFd, empty: &mut Option<OwnedFd>) -> Result<()> {
     let meta = match fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::io("stat masked path", path, e)),
     };
-    let res = if meta.is_dir() {
-        mount_raw(Some(Path::new("tmpfs")), path, Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0k"))
-    } else {
-        mount_raw(Some(&fd_path(null)), path, None, MsFlags::MS_BIND, None)
+    let res = match (meta.is_dir(), empty.as_ref()) {
+        (true, Some(first)) => mount_raw(Some(&fd_path(first)), path, None, MsFlags::MS_BIND, None),
+        (true, None) => mount_raw(Some(Path::new("tmpfs")), path, Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0k")).and_then(|()| {
+            *empty = Some(super::open_fd(path, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW)?);
+            Ok(())
+        }),
+        (false, _) => mount_raw(Some(&fd_path(null)), path, None, MsFlags::MS_BIND, None),
     };
     match res {
         Ok(()) | Err(Errno::ENOENT) => Ok(()),

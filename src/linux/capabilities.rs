@@ -33,18 +33,24 @@ fn resolve(names: &Option<oci_spec::runtime::Capabilities>, supported: &CapsHash
     out
 }
 
+/// The capabilities this kernel knows (probed once: one PR_CAPBSET_READ per capability).
+fn supported() -> &'static CapsHashSet {
+    static SUPPORTED: std::sync::OnceLock<CapsHashSet> = std::sync::OnceLock::new();
+    SUPPORTED.get_or_init(caps::runtime::thread_all_supported)
+}
+
 impl CapSets {
     pub fn from_config(c: Option<&LinuxCapabilities>) -> CapSets {
         match c {
             None => CapSets::default(),
             Some(c) => {
-                let sup = caps::runtime::thread_all_supported();
+                let sup = supported();
                 CapSets {
-                    bounding: resolve(c.bounding(), &sup),
-                    effective: resolve(c.effective(), &sup),
-                    permitted: resolve(c.permitted(), &sup),
-                    inheritable: resolve(c.inheritable(), &sup),
-                    ambient: resolve(c.ambient(), &sup),
+                    bounding: resolve(c.bounding(), sup),
+                    effective: resolve(c.effective(), sup),
+                    permitted: resolve(c.permitted(), sup),
+                    inheritable: resolve(c.inheritable(), sup),
+                    ambient: resolve(c.ambient(), sup),
                 }
             }
         }
@@ -57,7 +63,7 @@ fn cap_err(what: &str, e: caps::errors::CapsError) -> Error {
 
 /// Drop every capability outside the bounding set. Needs CAP_SETPCAP: call before changing user.
 pub fn apply_bounding(sets: &CapSets) -> Result<()> {
-    for cap in caps::runtime::thread_all_supported() {
+    for &cap in supported() {
         if !sets.bounding.contains(&cap) {
             caps::drop(None, CapSet::Bounding, cap).map_err(|e| cap_err(&format!("drop {cap} from bounding set"), e))?;
         }

@@ -942,3 +942,32 @@ fn init_and_exec_join_the_cgroup_without_a_migration() {
     }
     t.finish();
 }
+
+/// cgroup v1: every cpuset level a create makes gets its parent's CPUs and memory nodes (a new
+/// v1 cpuset cgroup has none, and no process may join it then), filled from the container's
+/// cgroup upwards.
+#[test]
+fn new_v1_cpuset_levels_get_their_parents_cpus_and_nodes() {
+    let Some(t) = setup("cg_cpuset_levels") else { return };
+    if cgroup_v2() {
+        eprintln!("skipped: cgroup v1 cpusets only");
+        return t.finish();
+    }
+    let id = t.id();
+    let mut b = t.bundle();
+    let rel = format!("{CG_PREFIX}/{id}-levels/a/b");
+    b.set("/linux/cgroupsPath", json!(format!("/{rel}")));
+    b.sh("exec sleep 100000");
+    t.create(&b);
+    let root = std::path::Path::new("/sys/fs/cgroup/cpuset");
+    let want = |f: &str| fs::read_to_string(root.join(f)).unwrap().trim().to_string();
+    for level in [format!("{CG_PREFIX}/{id}-levels"), format!("{CG_PREFIX}/{id}-levels/a"), rel.clone()] {
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            let got = fs::read_to_string(root.join(&level).join(f)).unwrap();
+            assert_eq!(got.trim(), want(f), "{level}/{f}");
+        }
+    }
+    let tasks = fs::read_to_string(root.join(&rel).join("tasks")).unwrap();
+    assert_eq!(tasks.lines().count(), 1, "the init is in the new cpuset: {tasks:?}");
+    t.finish();
+}

@@ -771,20 +771,40 @@ fn unified_hybrid() -> bool {
 /// Copy cpuset.cpus and cpuset.mems down from the parent into every level of `dir` below the
 /// cpuset hierarchy's `root` that has none: a v1 cpuset without them refuses every task.
 fn fill_cpuset(root: &Path, dir: &Path) -> Result<()> {
-    let mut parent = root.to_path_buf();
-    for comp in dir.strip_prefix(root).unwrap_or(dir).components() {
-        let cur = parent.join(comp);
-        for file in ["cpuset.cpus", "cpuset.mems"] {
-            let own = cur.join(file);
-            if fs::read_to_string(&own).map(|s| s.trim().is_empty()).unwrap_or(false) {
-                let from = parent.join(file);
-                let value = fs::read_to_string(&from).map_err(|e| Error::io("read", &from, e))?;
-                fs::write(&own, value.trim()).map_err(|e| Error::io("write", &own, e))?;
-            }
-        }
-        parent = cur;
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        inherit_cpuset(root, dir, file)?;
     }
     Ok(())
+}
+
+/// `file` of the cpuset cgroup `dir`, given its parent's value first when it is empty, and the
+/// parent's the same way: from the container's cgroup upwards, stopping at the first level that
+/// has one (a cpuset is a subset of its parent's, so every level above has one too). None when
+/// `dir`'s file cannot be read (it is then left alone).
+fn inherit_cpuset(root: &Path, dir: &Path, file: &str) -> Result<Option<String>> {
+    let own = dir.join(file);
+    let Some(value) = read_cgroup_text(&own) else { return Ok(None) };
+    let value = value.trim();
+    let parent = match dir.parent() {
+        Some(p) if !value.is_empty() || dir == root || !p.starts_with(root) => return Ok(Some(value.to_string())),
+        Some(p) => p,
+        None => return Ok(Some(value.to_string())),
+    };
+    let from = parent.join(file);
+    let value = match inherit_cpuset(root, parent, file)? {
+        Some(v) => v,
+        None => fs::read_to_string(&from).map_err(|e| Error::io("read", &from, e))?.trim().to_string(),
+    };
+    fs::write(&own, &value).map_err(|e| Error::io("write", &own, e))?;
+    Ok(Some(value))
+}
+
+/// A cgroup file's text in one open and one read (the kernel gives a small file whole).
+fn read_cgroup_text(path: &Path) -> Option<String> {
+    let mut buf = vec![0u8; 4096];
+    let n = std::io::Read::read(&mut fs::File::open(path).ok()?, &mut buf).ok()?;
+    buf.truncate(n);
+    String::from_utf8(buf).ok()
 }
 
 /// The container's cgroup, or `sub` below it (`exec --cgroup`), relative to a hierarchy root.

@@ -121,10 +121,13 @@ pub fn mount_cgroup(ctx: &MountCtx, m: &Mount, opts: &MountOptions) -> Result<()
     let tmpfs_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount_raw(Some(Path::new("tmpfs")), &fd_path(&target), Some("tmpfs"), tmpfs_flags, Some("mode=755"))
         .map_err(|e| err("tmpfs", e))?;
+    // The tmpfs just made, seen by this process alone: its directories are made and opened
+    // relative to it, without a lookup from the rootfs for each.
+    let tree = open_in_root(ctx.rootfs, dest).map_err(|e| err("tmpfs", e))?;
     let given = ctx.hierarchies.borrow().clone();
     for Hierarchy { name, fstype, options } in given.unwrap_or_else(host_hierarchies) {
         let sub = dest.join(&name);
-        let t = create_in_root(ctx.rootfs, &sub, Kind::Dir).map_err(|e| err(&name, e))?;
+        let t = subdir(&tree, &name).map_err(|e| err(&name, e))?;
         let inner = without(flags, MsFlags::MS_RDONLY);
         if ctx.new_cgroupns {
             let data = if fstype == "cgroup2" { None } else { Some(options.as_str()) };
@@ -142,12 +145,23 @@ pub fn mount_cgroup(ctx: &MountCtx, m: &Mount, opts: &MountOptions) -> Result<()
         }
     }
     if flags.contains(MsFlags::MS_RDONLY) {
-        let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| err("", e))?;
-        remount_bind(&fd_path(&mounted), tmpfs_flags | MsFlags::MS_RDONLY, ctx.in_userns)
-            .or_else(|_| mount_raw(None, &fd_path(&mounted), None, MsFlags::MS_REMOUNT | tmpfs_flags | MsFlags::MS_RDONLY, Some("mode=755")))
+        remount_bind(&fd_path(&tree), tmpfs_flags | MsFlags::MS_RDONLY, ctx.in_userns)
+            .or_else(|_| mount_raw(None, &fd_path(&tree), None, MsFlags::MS_REMOUNT | tmpfs_flags | MsFlags::MS_RDONLY, Some("mode=755")))
             .map_err(|e| err("read-only remount", e))?;
     }
     Ok(())
+}
+
+/// The directory `name` made (mode 0755) in `dir` and opened O_PATH, never through a symlink.
+fn subdir(dir: &OwnedFd, name: &str) -> std::result::Result<OwnedFd, Errno> {
+    match nix::sys::stat::mkdirat(Some(dir.as_raw_fd()), name, nix::sys::stat::Mode::from_bits_truncate(0o755)) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(e),
+    }
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let fd = nix::fcntl::openat(Some(dir.as_raw_fd()), name, flags, nix::sys::stat::Mode::empty())?;
+    // SAFETY: openat just returned this descriptor; nothing else owns it.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
 }
 
 /// A cgroup hierarchy mounted directly under /sys/fs/cgroup on the host.

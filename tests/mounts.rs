@@ -184,6 +184,7 @@ fn default_and_configured_devices() {
         let r = get(n);
         assert_eq!(r[1], "character special file", "{r:?}");
         assert_eq!((hex(r[2]), hex(r[3])), (maj, min), "/dev/{n} numbers: {r:?}");
+        assert_eq!((r[4], r[5], r[6]), ("666", "0", "0"), "/dev/{n} mode and owner: {r:?}");
     }
     let r = get("hull-char");
     assert_eq!((r[1], hex(r[2]), hex(r[3]), r[4], r[5], r[6]), ("character special file", 1, 3, "640", "1000", "29"), "{r:?}");

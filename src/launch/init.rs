@@ -313,14 +313,10 @@ fn build_rootfs(
             .enumerate()
             .map(|(i, d)| devices::from_config(i, d))
             .collect::<Result<_>>()?;
-        for d in devices::default_devices() {
-            if !config.iter().any(|c| c.path == d.path) {
-                devices::create(root_fd.as_fd(), &d, in_userns)?;
-            }
-        }
-        for d in &config {
-            devices::create(root_fd.as_fd(), d, in_userns)?;
-        }
+        let defaults = devices::default_devices();
+        let all: Vec<&devices::Device> =
+            defaults.iter().filter(|d| !config.iter().any(|c| c.path == d.path)).chain(config.iter()).collect();
+        devices::create_all(root_fd.as_fd(), &all, in_userns)?;
         devices::create_symlinks(root_fd.as_fd())?;
     }
     if let Some(d) = &ctx.notify_dir {

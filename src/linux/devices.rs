@@ -84,6 +84,40 @@ pub fn create(root: BorrowedFd, dev: &Device, in_userns: bool) -> Result<()> {
     }
     let parent_path = dev.path.parent().unwrap_or(Path::new("/"));
     let parent = create_in_root(root, parent_path, Kind::Dir).map_err(err)?;
+    make_node(&parent, dev, false)
+}
+
+/// Create `devs` inside the root as `create` does, opening each parent directory once for a
+/// run of devices in it, and leaving out the chown and chmod after mknod where they change
+/// nothing: the process's umask is 0, the mode has no set-id or sticky bit, the owner is the
+/// process's own and the directory does not pass its group on (setgid).
+pub fn create_all(root: BorrowedFd, devs: &[&Device], in_userns: bool) -> Result<()> {
+    let mask = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    nix::sys::stat::umask(mask);
+    let (uid, gid) = (nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw());
+    let mut dir: Option<(PathBuf, std::os::fd::OwnedFd, bool)> = None;
+    for dev in devs {
+        if in_userns && dev.kind != SFlag::S_IFIFO {
+            create(root, dev, in_userns)?;
+            continue;
+        }
+        let err = |e: Errno| Error::sys(format!("create device {:?}", dev.path), e);
+        let parent_path = dev.path.parent().unwrap_or(Path::new("/"));
+        if dir.as_ref().is_none_or(|(p, _, _)| p != parent_path) {
+            let fd = create_in_root(root, parent_path, Kind::Dir).map_err(err)?;
+            let st = nix::sys::stat::fstat(fd.as_raw_fd()).map_err(err)?;
+            dir = Some((parent_path.to_path_buf(), fd, st.st_mode & libc::S_ISGID != 0));
+        }
+        let Some((_, parent, setgid)) = dir.as_ref() else { unreachable!("set above") };
+        let exact = mask.is_empty() && dev.mode & 0o7000 == 0 && dev.uid == uid && dev.gid == gid && !setgid;
+        make_node(parent, dev, exact)?;
+    }
+    Ok(())
+}
+
+/// mknod `dev` in `parent`, then set its owner and mode unless `exact` says mknod made them so.
+fn make_node(parent: &std::os::fd::OwnedFd, dev: &Device, exact: bool) -> Result<()> {
+    let err = |e: Errno| Error::sys(format!("create device {:?}", dev.path), e);
     let name = CString::new(dev.path.file_name().map(|n| n.as_bytes()).unwrap_or_default()).map_err(|_| err(Errno::EINVAL))?;
     let rdev = makedev(dev.major as u64, dev.minor as u64);
     // SAFETY: valid dirfd and NUL-terminated name.
@@ -94,6 +128,9 @@ pub fn create(root: BorrowedFd, dev: &Device, in_userns: bool) -> Result<()> {
             return check_existing(parent.as_raw_fd(), &name, dev);
         }
         return Err(err(e));
+    }
+    if exact {
+        return Ok(());
     }
     // mknod is subject to the umask and sets no owner: set both explicitly.
     // SAFETY: valid dirfd and name; AT_SYMLINK_NOFOLLOW never follows a link.

@@ -47,6 +47,7 @@ impl CreateArgs {
             rootless: g.rootless,
             console_socket: self.console_socket.as_deref(),
             console_fd: None,
+            start_at_once: false,
         }
     }
 }

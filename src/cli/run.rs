@@ -45,7 +45,8 @@ pub struct RunArgs {
 
 pub fn run(g: &Globals, a: RunArgs) -> Result<i32> {
     if a.detach {
-        let (dir, state) = crate::launch::create(&a.create.opts(g))?;
+        let opts = crate::launch::CreateOpts { start_at_once: true, ..a.create.opts(g) };
+        let (dir, state) = crate::launch::create(&opts)?;
         a.create.send_pidfd(&dir, &state)?;
         if let Err(e) = crate::launch::start_created(&dir, &state) {
             let _ = container::destroy(&dir, &state);
@@ -61,6 +62,7 @@ pub fn run(g: &Globals, a: RunArgs) -> Result<i32> {
     let (ours, theirs) = socketpair(AddressFamily::Unix, SockType::Stream, None, SockFlag::SOCK_CLOEXEC)
         .ctx(|| "socketpair for the console".into())?;
     let mut opts = a.create.opts(g);
+    opts.start_at_once = true;
     if opts.console_socket.is_none() {
         opts.console_fd = Some(theirs.as_raw_fd());
     }

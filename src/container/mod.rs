@@ -45,6 +45,9 @@ pub struct ContainerDir {
     pub id: String,
     pub path: PathBuf,
     lock: File,
+    /// `run`'s reading end of the exec fifo, opened before the init was cloned (see
+    /// `launch::CreateOpts::start_at_once`).
+    pub fifo_reader: std::cell::RefCell<Option<std::os::fd::OwnedFd>>,
 }
 
 impl ContainerDir {
@@ -81,7 +84,7 @@ impl ContainerDir {
                 _ => Err(Error::io("create state dir", &path, e)),
             };
         }
-        Ok(ContainerDir { id: id.to_string(), path, lock })
+        Ok(ContainerDir { id: id.to_string(), path, lock, fifo_reader: Default::default() })
     }
 
     /// Open and lock the state directory of an existing container.
@@ -101,7 +104,7 @@ impl ContainerDir {
         if gone || !path.join(STATE_FILE).exists() {
             return Err(Error::NotExist);
         }
-        Ok(ContainerDir { id: id.to_string(), path, lock })
+        Ok(ContainerDir { id: id.to_string(), path, lock, fifo_reader: Default::default() })
     }
 
     /// Remove the state dir of a create that was killed before it saved any state.json (the

@@ -36,6 +36,11 @@ pub struct CreateOpts<'a> {
     /// `run` in the foreground: a connected socket that receives the pty master in place of a
     /// console socket path, so `run` can relay the caller's terminal.
     pub console_fd: Option<std::os::fd::RawFd>,
+    /// `run`: the exec fifo is opened for reading before the init exists, so the init's open
+    /// for writing does not wait for `start` and the init goes on into its process as soon as
+    /// it is ready (the startContainer hooks, the final seccomp filter and execve), while
+    /// `create` finishes; `start` then reads the init's byte from that end.
+    pub start_at_once: bool,
 }
 
 /// What a failed create must undo, in reverse order of making it.
@@ -109,6 +114,10 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
         .map_err(|e| Error::io("chmod", &fifo, e))?;
     let fifo_fd = crate::linux::open_fd(&fifo, OFlag::O_PATH).ctx(|| format!("open {fifo:?}"))?;
+    if opts.start_at_once {
+        let reader = crate::linux::open_fd(&fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK).ctx(|| format!("open {fifo:?}"))?;
+        *dir.fifo_reader.borrow_mut() = Some(reader);
+    }
 
     let cg_path = cgroups::resolve_path(linux.cgroups_path().as_deref(), opts.id, opts.systemd_cgroup)?;
     // Rootless without a cgroup this user may make: none at all, if the config asks for no limit.

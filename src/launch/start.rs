@@ -36,8 +36,11 @@ fn release(dir: &ContainerDir, state: &State) -> Result<()> {
     let path = dir.fifo_path();
     // Non-blocking open: a reader may open a fifo without a writer; then wait for the init's
     // byte while checking that the init is still alive, so a dead init cannot hang `start`.
-    let fd = crate::linux::open_fd(&path, OFlag::O_RDONLY | OFlag::O_NONBLOCK)
-        .ctx(|| format!("open exec fifo {path:?}"))?;
+    // (`run` opened it before the init existed.)
+    let fd = match dir.fifo_reader.borrow_mut().take() {
+        Some(fd) => fd,
+        None => crate::linux::open_fd(&path, OFlag::O_RDONLY | OFlag::O_NONBLOCK).ctx(|| format!("open exec fifo {path:?}"))?,
+    };
     let mut file = std::fs::File::from(fd);
     loop {
         let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];

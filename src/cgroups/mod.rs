@@ -35,6 +35,9 @@ pub struct Cgroup {
     /// Made on first use: its discovery reads mountinfo, and `create` places the init in v1
     /// hierarchies without it (`place`), so that the discovery overlaps the init's rootfs work.
     manager: std::cell::OnceCell<AnyCgroupManager>,
+    /// v1 or hybrid, in `create`: mountinfo's cgroup mount points and /proc/self/cgroup as read
+    /// once (`with_v1_tables`), from which the manager is made without reading them again.
+    v1_tables: std::cell::OnceCell<(Vec<PathBuf>, Vec<u8>)>,
     setup: CgroupSetup,
     id: String,
 }
@@ -193,7 +196,7 @@ impl Cgroup {
     }
 
     fn with_setup(record: CgroupRecord, setup: CgroupSetup, id: &str) -> Result<Cgroup> {
-        Ok(Cgroup { record, manager: std::cell::OnceCell::new(), setup, id: id.to_string() })
+        Ok(Cgroup { record, manager: std::cell::OnceCell::new(), v1_tables: std::cell::OnceCell::new(), setup, id: id.to_string() })
     }
 
     /// libcgroups' manager of this cgroup, made on first use.
@@ -202,6 +205,11 @@ impl Cgroup {
             return Ok(m);
         }
         let make = || {
+            if let (Some((mounts, own)), false) = (self.v1_tables.get(), self.record.systemd) {
+                return libcgroups::v1::manager::Manager::with_tables(&self.record.path, mounts, own)
+                    .map(|m| m.any())
+                    .map_err(|e| e.to_string());
+            }
             create_cgroup_manager(CgroupConfig {
                 cgroup_path: self.record.path.clone(),
                 systemd_cgroup: self.record.systemd,
@@ -215,6 +223,25 @@ impl Cgroup {
         }
         .map_err(|msg| self.err(msg))?;
         Ok(self.manager.get_or_init(|| manager))
+    }
+
+    /// v1 or hybrid: make the manager, when it is first needed, from mountinfo's text as the
+    /// caller read it (the mount points of its cgroup v1 mounts, in its order, as libcgroups
+    /// lists them) and this process's /proc/self/cgroup.
+    pub fn with_v1_tables(&self, mountinfo: &str) {
+        if matches!(self.setup, CgroupSetup::Unified) || self.record.systemd {
+            return;
+        }
+        let Ok(own) = fs::read("/proc/self/cgroup") else { return };
+        let mounts = mountinfo
+            .lines()
+            .filter_map(|l| {
+                let (pre, post) = l.split_once(" - ")?;
+                let mount_point = pre.split(' ').nth(4)?;
+                (post.split(' ').next()? == "cgroup").then(|| PathBuf::from(mount_point))
+            })
+            .collect();
+        let _ = self.v1_tables.set((mounts, own));
     }
 
     fn err(&self, msg: impl std::fmt::Display) -> Error {

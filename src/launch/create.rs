@@ -267,8 +267,15 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
             parent_ch.send(&Msg::CgroupTasks(fd.as_raw_fd(), path.clone()))?;
         }
         drop(tasks);
-        if !pure_v2 && mounts_v1_tree(spec) {
-            parent_ch.send(&Msg::Hierarchies(crate::linux::rootfs::host_hierarchies()))?;
+        // v1 or hybrid: mountinfo once, for the init's cgroup tree and for libcgroups' manager.
+        if !pure_v2 && !no_cgroup {
+            let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+            if mounts_v1_tree(spec) {
+                parent_ch.send(&Msg::Hierarchies(crate::linux::rootfs::hierarchies_in(&info)))?;
+            }
+            if let Some(cg) = undo.cgroup.as_ref() {
+                cg.with_v1_tables(&info);
+            }
         }
         parent_ch.send(&Msg::Placed)?;
         crate::log::debug("create: init placed in its cgroup");

@@ -179,7 +179,11 @@ pub struct Hierarchy {
 /// kernel writes out mount by mount: about 0.1 ms here, so `create` reads it and sends it to
 /// the init, which reads it itself only when it got none).
 pub fn host_hierarchies() -> Vec<Hierarchy> {
-    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    hierarchies_in(&fs::read_to_string("/proc/self/mountinfo").unwrap_or_default())
+}
+
+/// `host_hierarchies` in the text of a mountinfo read already.
+pub fn hierarchies_in(info: &str) -> Vec<Hierarchy> {
     let mut v = Vec::new();
     for line in info.lines() {
         let Some((pre, post)) = line.split_once(" - ") else { continue };

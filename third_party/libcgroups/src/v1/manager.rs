@@ -111,6 +111,21 @@ impl Manager {
         Ok(Manager { subsystems })
     }
 
+    /// hull: `new` on what the caller has read already: mountinfo's cgroup (v1) mount points in
+    /// its order, and the text of /proc/self/cgroup (PATCHES.md).
+    pub fn with_tables(cgroup_path: &Path, mounts: &[PathBuf], proc_self_cgroup: &[u8]) -> Result<Self, V1ManagerError> {
+        let own = ProcessCGroups::from_read(proc_self_cgroup).map_err(V1ManagerError::from)?;
+        let mut subsystems = HashMap::new();
+        for subsystem in CONTROLLERS {
+            if let Some(subsystem_path) = Self::subsystem_path_in(cgroup_path, subsystem, mounts, &own) {
+                subsystems.insert(*subsystem, subsystem_path);
+            } else {
+                tracing::warn!("cgroup {} not supported on this system", subsystem);
+            }
+        }
+        Ok(Manager { subsystems })
+    }
+
     /// `get_subsystem_path` on mountinfo's cgroup mount points and this process's cgroups, read
     /// once by `new`.
     fn subsystem_path_in(

@@ -46,17 +46,25 @@ pub enum Msg {
     Error(String),
 }
 
-pub struct Channel(OwnedFd);
+pub struct Channel {
+    fd: OwnedFd,
+    /// Where messages are received: made (and zeroed) once, at the first receive, not for each
+    /// message. A message is at most this long.
+    buf: std::cell::RefCell<Vec<u8>>,
+}
+
+const MAX_MESSAGE: usize = 65536;
 
 impl Channel {
     pub fn pair() -> Result<(Channel, Channel)> {
         let (a, b) = socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
             .ctx(|| "socketpair for init sync".into())?;
-        Ok((Channel(a), Channel(b)))
+        let end = |fd| Channel { fd, buf: Default::default() };
+        Ok((end(a), end(b)))
     }
 
     pub fn raw(&self) -> RawFd {
-        self.0.as_raw_fd()
+        self.fd.as_raw_fd()
     }
 
     pub fn send(&self, m: &Msg) -> Result<()> {
@@ -70,7 +78,7 @@ impl Channel {
             let fds = [fd];
             let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
             let iov = [std::io::IoSlice::new(&buf)];
-            nix::sys::socket::sendmsg::<()>(self.0.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None)
+            nix::sys::socket::sendmsg::<()>(self.fd.as_raw_fd(), &iov, &cmsg, MsgFlags::MSG_NOSIGNAL, None)
                 .ctx(|| format!("send {what} on the init sync channel"))?;
             return Ok(());
         }
@@ -94,7 +102,7 @@ impl Channel {
             Msg::SeccompFd(_) | Msg::MountFd(..) | Msg::CgroupTasks(..) => unreachable!("sent above"),
         };
         loop {
-            match send(self.0.as_raw_fd(), &buf, MsgFlags::MSG_NOSIGNAL) {
+            match send(self.fd.as_raw_fd(), &buf, MsgFlags::MSG_NOSIGNAL) {
                 Ok(_) => return Ok(()),
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(Error::sys("send on init sync channel", e)),
@@ -113,12 +121,15 @@ impl Channel {
     }
 
     fn recv_flags(&self, flags: MsgFlags) -> Result<Option<Msg>> {
-        let mut buf = vec![0u8; 65536];
+        let mut buf = self.buf.borrow_mut();
+        if buf.is_empty() {
+            buf.resize(MAX_MESSAGE, 0);
+        }
         let mut space = nix::cmsg_space!([RawFd; 1]);
         let (n, fd) = loop {
             let mut iov = [std::io::IoSliceMut::new(&mut buf)];
             let flags = flags | MsgFlags::MSG_CMSG_CLOEXEC;
-            match nix::sys::socket::recvmsg::<()>(self.0.as_raw_fd(), &mut iov, Some(&mut space), flags) {
+            match nix::sys::socket::recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, Some(&mut space), flags) {
                 Ok(msg) => {
                     let fd = msg.cmsgs().ok().into_iter().flatten().find_map(|c| match c {
                         nix::sys::socket::ControlMessageOwned::ScmRights(fds) => fds.first().copied(),

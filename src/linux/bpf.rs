@@ -84,25 +84,25 @@ fn bpf(cmd: libc::c_long, attr: &mut [u64; 16]) -> Result<i64, Errno> {
 /// Load a cgroup device program. On failure the verifier's log is returned with the error.
 pub fn load_device_program(insns: &[Insn]) -> Result<OwnedFd, (Errno, String)> {
     let license = c"Apache-2.0";
-    let mut log = vec![0u8; 64 * 1024];
-    let mut attempt = |with_log: bool| {
+    let attempt = |log: Option<&mut [u8]>| {
         let mut attr = [0u64; 16];
         // prog_type (u32 @0), insn_cnt (u32 @4), insns (u64 @8), license (u64 @16),
         // log_level (u32 @24), log_size (u32 @28), log_buf (u64 @32).
         attr[0] = BPF_PROG_TYPE_CGROUP_DEVICE as u64 | (insns.len() as u64) << 32;
         attr[1] = insns.as_ptr() as u64;
         attr[2] = license.as_ptr() as u64;
-        if with_log {
+        if let Some(log) = log {
             attr[3] = 1 | (log.len() as u64) << 32;
             attr[4] = log.as_mut_ptr() as u64;
         }
         bpf(BPF_PROG_LOAD, &mut attr)
     };
-    let fd = match attempt(false) {
+    let fd = match attempt(None) {
         Ok(fd) => fd,
-        // Load again with the verifier log, only to explain the failure.
+        // Load again with the verifier log (made only now), only to explain the failure.
         Err(e) => {
-            let _ = attempt(true);
+            let mut log = vec![0u8; 64 * 1024];
+            let _ = attempt(Some(&mut log));
             let end = log.iter().position(|b| *b == 0).unwrap_or(log.len());
             return Err((e, String::from_utf8_lossy(&log[..end]).trim().to_string()));
         }

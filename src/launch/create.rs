@@ -39,7 +39,8 @@ pub struct CreateOpts<'a> {
     /// `run`: the exec fifo is opened for reading before the init exists, so the init's open
     /// for writing does not wait for `start` and the init goes on into its process as soon as
     /// it is ready (the startContainer hooks, the final seccomp filter and execve), while
-    /// `create` finishes; `start` then reads the init's byte from that end.
+    /// `create` finishes; `start` then reads the init's byte from that end. Not with sd_notify
+    /// (NOTIFY_SOCKET), whose socket `start` binds before the process may run.
     pub start_at_once: bool,
 }
 
@@ -114,10 +115,6 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
     std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))
         .map_err(|e| Error::io("chmod", &fifo, e))?;
     let fifo_fd = crate::linux::open_fd(&fifo, OFlag::O_PATH).ctx(|| format!("open {fifo:?}"))?;
-    if opts.start_at_once {
-        let reader = crate::linux::open_fd(&fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK).ctx(|| format!("open {fifo:?}"))?;
-        *dir.fifo_reader.borrow_mut() = Some(reader);
-    }
 
     let cg_path = cgroups::resolve_path(linux.cgroups_path().as_deref(), opts.id, opts.systemd_cgroup)?;
     // Rootless without a cgroup this user may make: none at all, if the config asks for no limit.
@@ -144,6 +141,11 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         }
         None => None,
     };
+    // Not with sd_notify: `start` must listen on the notify socket before the process runs.
+    if opts.start_at_once && notify_socket.is_none() {
+        let reader = crate::linux::open_fd(&fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK).ctx(|| format!("open {fifo:?}"))?;
+        *dir.fifo_reader.borrow_mut() = Some(reader);
+    }
     let mut extra_env = Vec::new();
     if listen_fds > 0 {
         extra_env.push(format!("LISTEN_FDS={listen_fds}"));

@@ -75,7 +75,7 @@ fuzz: cargo-fuzz
 	  $(FUZZ_ENV) $(CARGO) fuzz cmin $$t corpus/$$t || exit 1; done
 fuzz-smoke: cargo-fuzz
 	cd fuzz && for t in $(FUZZ_TARGETS); do \
-	  new=$$(mktemp -d) && $(FUZZ_ENV) $(CARGO) fuzz run $$t $$new corpus/$$t -- -max_total_time=30 || exit 1; rm -rf $$new; done
+	  new=$$(mktemp -d) && $(FUZZ_ENV) $(CARGO) fuzz run $$t $$new corpus/$$t -- -max_total_time=30 || { rm -rf $$new; exit 1; }; rm -rf $$new; done
 
 # Pure cgroup v2 lane: the cgroup integration tests inside a QEMU VM (software emulation) whose
 # only hierarchy is cgroup2, for this cgroup v1 hybrid host; also checkpoint/restore (CRIU works

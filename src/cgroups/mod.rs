@@ -233,13 +233,9 @@ impl Cgroup {
             return;
         }
         let Ok(own) = fs::read("/proc/self/cgroup") else { return };
-        let mounts = mountinfo
-            .lines()
-            .filter_map(|l| {
-                let (pre, post) = l.split_once(" - ")?;
-                let mount_point = pre.split(' ').nth(4)?;
-                (post.split(' ').next()? == "cgroup").then(|| PathBuf::from(mount_point))
-            })
+        let mounts = crate::linux::mountinfo_entries(mountinfo)
+            .filter(|(_, fstype, _)| *fstype == "cgroup")
+            .map(|(mount_point, _, _)| PathBuf::from(mount_point))
             .collect();
         let _ = self.v1_tables.set((mounts, own));
     }
@@ -828,10 +824,7 @@ fn inherit_cpuset(root: &Path, dir: &Path, file: &str) -> Result<Option<String>>
 
 /// A cgroup file's text in one open and one read (the kernel gives a small file whole).
 fn read_cgroup_text(path: &Path) -> Option<String> {
-    let mut buf = vec![0u8; 4096];
-    let n = std::io::Read::read(&mut fs::File::open(path).ok()?, &mut buf).ok()?;
-    buf.truncate(n);
-    String::from_utf8(buf).ok()
+    String::from_utf8(read_once::<4096>(path)?).ok()
 }
 
 /// The container's cgroup, or `sub` below it (`exec --cgroup`), relative to a hierarchy root.
@@ -936,9 +929,10 @@ pub fn freezer_dir(record: &CgroupRecord) -> Option<PathBuf> {
     v2.join("cgroup.freeze").exists().then_some(v2)
 }
 
-/// A cgroup file of a few bytes, in one read (open, read, close: `list` asks every container).
-fn read_short(path: &Path) -> Option<Vec<u8>> {
-    let mut buf = [0u8; 64];
+/// A cgroup file of at most N bytes, in one read (open, read, close: `list` asks every
+/// container for one of a few bytes).
+fn read_once<const N: usize>(path: &Path) -> Option<Vec<u8>> {
+    let mut buf = [0u8; N];
     let n = std::io::Read::read(&mut fs::File::open(path).ok()?, &mut buf).ok()?;
     Some(buf[..n].to_vec())
 }
@@ -950,10 +944,10 @@ pub fn is_frozen(record: &CgroupRecord) -> bool {
     }
     let rel = record.rel();
     let v1 = Path::new(CGROUP_ROOT).join("freezer").join(rel).join("freezer.state");
-    if let Some(s) = read_short(&v1) {
+    if let Some(s) = read_once::<64>(&v1) {
         return s.trim_ascii() == b"FROZEN";
     }
     let v2 = Path::new(CGROUP_ROOT).join(rel).join("cgroup.freeze");
-    read_short(&v2).is_some_and(|s| s.trim_ascii() == b"1")
+    read_once::<64>(&v2).is_some_and(|s| s.trim_ascii() == b"1")
 }
 

@@ -68,7 +68,7 @@ pub fn from_config(idx: usize, d: &LinuxDevice) -> Result<Device> {
 
 /// Create `dev` inside the root: mknod, or in a user namespace (where mknod is not allowed) a
 /// bind mount of the host's node.
-pub fn create(root: BorrowedFd, dev: &Device, in_userns: bool) -> Result<()> {
+fn create(root: BorrowedFd, dev: &Device, in_userns: bool) -> Result<()> {
     let err = |e: Errno| Error::sys(format!("create device {:?}", dev.path), e);
     // A user namespace may not make device nodes: the host's are bound in. A fifo is no device,
     // and anyone may make one.

@@ -53,6 +53,16 @@ pub fn parse_ranges(s: &str, limit: usize) -> std::result::Result<Vec<usize>, St
 }
 
 /// open(2) returning an owned descriptor (nix 0.29's `open` returns a raw one).
+/// mountinfo's lines as (mount point, filesystem type, superblock options), the fields hull
+/// reads (mount points as written there, octal escapes kept).
+pub fn mountinfo_entries(info: &str) -> impl Iterator<Item = (&str, &str, &str)> {
+    info.lines().filter_map(|line| {
+        let (pre, post) = line.split_once(" - ")?;
+        let mut p = post.split(' ');
+        Some((pre.split(' ').nth(4)?, p.next()?, p.nth(1).unwrap_or("")))
+    })
+}
+
 pub fn open_fd<P: ?Sized + nix::NixPath>(path: &P, flags: OFlag) -> Result<OwnedFd, Errno> {
     let fd = nix::fcntl::open(path, flags | OFlag::O_CLOEXEC, Mode::empty())?;
     // SAFETY: open just returned this descriptor; nothing else owns it.

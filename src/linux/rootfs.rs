@@ -184,24 +184,14 @@ pub fn host_hierarchies() -> Vec<Hierarchy> {
 
 /// `host_hierarchies` in the text of a mountinfo read already.
 pub fn hierarchies_in(info: &str) -> Vec<Hierarchy> {
-    let mut v = Vec::new();
-    for line in info.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else { continue };
-        let mp = pre.split(' ').nth(4).unwrap_or("");
-        let Some(name) = mp.strip_prefix("/sys/fs/cgroup/") else { continue };
-        if name.contains('/') {
-            continue;
-        }
-        let mut p = post.split(' ');
-        let fstype = p.next().unwrap_or("").to_string();
-        if fstype != "cgroup" && fstype != "cgroup2" {
-            continue;
-        }
-        let superopts = p.nth(1).unwrap_or("");
-        let keep: Vec<&str> = superopts.split(',').filter(|o| *o != "rw" && *o != "ro").collect();
-        v.push(Hierarchy { name: name.to_string(), fstype, options: keep.join(",") });
-    }
-    v
+    super::mountinfo_entries(info)
+        .filter(|(_, fstype, _)| matches!(*fstype, "cgroup" | "cgroup2"))
+        .filter_map(|(mp, fstype, superopts)| {
+            let name = mp.strip_prefix("/sys/fs/cgroup/").filter(|n| !n.contains('/'))?;
+            let keep: Vec<&str> = superopts.split(',').filter(|o| *o != "rw" && *o != "ro").collect();
+            Some(Hierarchy { name: name.to_string(), fstype: fstype.to_string(), options: keep.join(",") })
+        })
+        .collect()
 }
 
 /// Switch the process's root to `rootfs` with pivot_root, detaching the old root.

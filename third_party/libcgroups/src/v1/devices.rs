@@ -3,7 +3,7 @@ use std::path::Path;
 use oci_spec::runtime::LinuxDeviceCgroup;
 
 use super::controller::Controller;
-use crate::common::{self, ControllerOpt, WrappedIoError, default_allow_devices, default_devices};
+use crate::common::{ControllerOpt, WrappedIoError, default_allow_devices, default_devices};
 
 pub struct Devices {}
 
@@ -14,9 +14,12 @@ impl Controller for Devices {
     fn apply(controller_opt: &ControllerOpt, cgroup_root: &Path) -> Result<(), Self::Error> {
         tracing::debug!("Apply Devices cgroup config");
 
+        // hull: devices.allow and devices.deny are opened once each for all the rules (each
+        // write is one rule to the kernel), not once per rule: 13 opens per create before.
+        let mut files = RuleFiles::new(cgroup_root);
         if let Some(devices) = controller_opt.resources.devices().as_ref() {
             for d in devices {
-                Self::apply_device(d, cgroup_root)?;
+                files.write(d)?;
             }
         }
 
@@ -26,7 +29,7 @@ impl Controller for Devices {
         ]
         .concat()
         {
-            Self::apply_device(&d, cgroup_root)?;
+            files.write(&d)?;
         }
 
         Ok(())
@@ -38,16 +41,48 @@ impl Controller for Devices {
     }
 }
 
-impl Devices {
-    fn apply_device(device: &LinuxDeviceCgroup, cgroup_root: &Path) -> Result<(), WrappedIoError> {
-        let path = if device.allow() {
-            cgroup_root.join("devices.allow")
-        } else {
-            cgroup_root.join("devices.deny")
-        };
+/// hull: devices.allow and devices.deny of one cgroup, each opened at its first rule and kept.
+struct RuleFiles<'a> {
+    root: &'a Path,
+    allow: Option<std::fs::File>,
+    deny: Option<std::fs::File>,
+}
 
-        common::write_cgroup_file_str(path, &device.to_string())?;
-        Ok(())
+impl<'a> RuleFiles<'a> {
+    fn new(root: &'a Path) -> Self {
+        RuleFiles { root, allow: None, deny: None }
+    }
+
+    fn write(&mut self, device: &LinuxDeviceCgroup) -> Result<(), WrappedIoError> {
+        use std::io::Write;
+        let (slot, name) = match device.allow() {
+            true => (&mut self.allow, "devices.allow"),
+            false => (&mut self.deny, "devices.deny"),
+        };
+        let file = match slot {
+            Some(f) => f,
+            None => {
+                let path = self.root.join(name);
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|err| WrappedIoError::Open { err, path })?;
+                slot.insert(f)
+            }
+        };
+        let rule = device.to_string();
+        file.write_all(rule.as_bytes()).map_err(|err| WrappedIoError::Write {
+            err,
+            path: self.root.join(name),
+            data: rule,
+        })
+    }
+}
+
+impl Devices {
+    #[cfg(test)]
+    fn apply_device(device: &LinuxDeviceCgroup, cgroup_root: &Path) -> Result<(), WrappedIoError> {
+        RuleFiles::new(cgroup_root).write(device)
     }
 }
 
@@ -136,6 +171,35 @@ mod tests {
                 assert_eq!(denied_content, d.to_string());
             }
         });
+    }
+
+    #[test]
+    fn test_apply_writes_every_rule_in_order_through_one_file_each() {
+        // hull: RuleFiles keeps each file open; with regular files as fixtures, successive
+        // writes land one after the other, so the files hold every rule in order.
+        let tmp = tempfile::tempdir().unwrap();
+        set_fixture(tmp.path(), "devices.allow", "").expect("create allowed devices list");
+        set_fixture(tmp.path(), "devices.deny", "").expect("create denied devices list");
+        let deny_all = LinuxDeviceCgroupBuilder::default().allow(false).access("rwm").build().unwrap();
+        let resources = oci_spec::runtime::LinuxResourcesBuilder::default()
+            .devices(vec![deny_all.clone()])
+            .build()
+            .unwrap();
+        let opt = ControllerOpt {
+            resources: &resources,
+            disable_oom_killer: false,
+            oom_score_adj: None,
+            freezer_state: None,
+        };
+        Devices::apply(&opt, tmp.path()).expect("apply");
+        let allowed: Vec<LinuxDeviceCgroup> = [
+            default_devices().iter().map(|d| d.into()).collect::<Vec<LinuxDeviceCgroup>>(),
+            default_allow_devices(),
+        ]
+        .concat();
+        let want: String = allowed.iter().map(|d| d.to_string()).collect();
+        assert_eq!(read_to_string(tmp.path().join("devices.allow")).unwrap(), want);
+        assert_eq!(read_to_string(tmp.path().join("devices.deny")).unwrap(), deny_all.to_string());
     }
 
     quickcheck! {

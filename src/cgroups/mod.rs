@@ -38,6 +38,10 @@ pub struct Cgroup {
     /// v1 or hybrid, in `create`: mountinfo's cgroup mount points and /proc/self/cgroup as read
     /// once (`with_v1_tables`), from which the manager is made without reading them again.
     v1_tables: std::cell::OnceCell<(Vec<PathBuf>, Vec<u8>)>,
+    /// From the same mountinfo: the mount points whose topmost mount is a v1 hierarchy, each
+    /// with whether it has the cpuset controller. `place` takes these as hierarchies without
+    /// looking for their cgroup.procs and cpuset.cpus (two path lookups each).
+    v1_roots: std::cell::OnceCell<Vec<(PathBuf, bool)>>,
     setup: CgroupSetup,
     id: String,
 }
@@ -196,7 +200,7 @@ impl Cgroup {
     }
 
     fn with_setup(record: CgroupRecord, setup: CgroupSetup, id: &str) -> Result<Cgroup> {
-        Ok(Cgroup { record, manager: std::cell::OnceCell::new(), v1_tables: std::cell::OnceCell::new(), setup, id: id.to_string() })
+        Ok(Cgroup { record, manager: std::cell::OnceCell::new(), v1_tables: std::cell::OnceCell::new(), v1_roots: std::cell::OnceCell::new(), setup, id: id.to_string() })
     }
 
     /// libcgroups' manager of this cgroup, made on first use.
@@ -232,12 +236,13 @@ impl Cgroup {
         if matches!(self.setup, CgroupSetup::Unified) || self.record.systemd {
             return;
         }
-        let Ok(own) = fs::read("/proc/self/cgroup") else { return };
+        let Ok(own) = crate::linux::read_proc_text("/proc/self/cgroup") else { return };
         let mounts = crate::linux::mountinfo_entries(mountinfo)
             .filter(|(_, fstype, _)| *fstype == "cgroup")
             .map(|(mount_point, _, _)| PathBuf::from(mount_point))
             .collect();
-        let _ = self.v1_tables.set((mounts, own));
+        let _ = self.v1_tables.set((mounts, own.into_bytes()));
+        let _ = self.v1_roots.set(v1_roots_in(mountinfo));
     }
 
     fn err(&self, msg: impl std::fmt::Display) -> Error {
@@ -267,7 +272,9 @@ impl Cgroup {
         let mut tasks = Vec::new();
         // Every mounted hierarchy, as runc joins them all (a directory under /sys/fs/cgroup that is
         // not a cgroup mount has no cgroup.procs).
-        for root in hierarchy_roots(&self.setup).into_iter().filter(|r| r.join("cgroup.procs").exists()) {
+        let roots = self.v1_roots.take().unwrap_or_default();
+        let known = |r: &Path| roots.iter().find(|(p, _)| p == r).map(|(_, cpuset)| *cpuset);
+        for root in hierarchy_roots(&self.setup).into_iter().filter(|r| known(r).is_some() || r.join("cgroup.procs").exists()) {
             if root == Path::new(UNIFIED_HYBRID) {
                 if self.holds(pid) {
                     crate::log::debug("create: init was cloned into its cgroup (unified tree)");
@@ -279,7 +286,7 @@ impl Cgroup {
                 continue;
             }
             let dir = self.make_levels(&root, None)?;
-            if root.join("cpuset.cpus").exists() {
+            if known(&root).unwrap_or_else(|| root.join("cpuset.cpus").exists()) {
                 fill_cpuset(&root, &dir)?;
             }
             let path = dir.join("tasks");
@@ -710,17 +717,25 @@ pub fn limits_asked(resources: Option<&LinuxResources>) -> Option<String> {
 }
 
 /// Every mounted hierarchy root (v1 controllers, unified).
-fn hierarchy_roots(setup: &CgroupSetup) -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    if let (CgroupSetup::Unified, _) | (_, Err(_)) = (setup, fs::read_dir(CGROUP_ROOT)) {
-        return vec![PathBuf::from(CGROUP_ROOT)];
-    }
-    if let Ok(rd) = fs::read_dir(CGROUP_ROOT) {
-        for e in rd.flatten() {
-            v.push(e.path());
+/// The mount points in `mountinfo` whose topmost mount is a v1 hierarchy, each with whether it
+/// has the cpuset controller. Later lines are mounted later, over earlier ones at the same point.
+fn v1_roots_in(mountinfo: &str) -> Vec<(PathBuf, bool)> {
+    let mut top: Vec<(&str, bool, bool)> = Vec::new();
+    for (mount_point, fstype, superopts) in crate::linux::mountinfo_entries(mountinfo) {
+        let entry = (mount_point, fstype == "cgroup", superopts.split(',').any(|o| o == "cpuset"));
+        match top.iter_mut().find(|(p, _, _)| *p == mount_point) {
+            Some(t) => *t = entry,
+            None => top.push(entry),
         }
     }
-    v
+    top.into_iter().filter(|(_, v1, _)| *v1).map(|(p, _, cpuset)| (PathBuf::from(p), cpuset)).collect()
+}
+
+fn hierarchy_roots(setup: &CgroupSetup) -> Vec<PathBuf> {
+    match (setup, fs::read_dir(CGROUP_ROOT)) {
+        (CgroupSetup::Unified, _) | (_, Err(_)) => vec![PathBuf::from(CGROUP_ROOT)],
+        (_, Ok(rd)) => rd.flatten().map(|e| e.path()).collect(),
+    }
 }
 
 /// True when a process listed in the cgroup is alive (not a zombie being released).
@@ -951,3 +966,26 @@ pub fn is_frozen(record: &CgroupRecord) -> bool {
     read_once::<64>(&v2).is_some_and(|s| s.trim_ascii() == b"1")
 }
 
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    #[test]
+    fn v1_roots_are_the_topmost_cgroup_mounts_with_their_cpuset_flag() {
+        let info = "\
+25 1 0:22 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755
+26 25 0:23 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw,nsdelegate
+27 25 0:24 / /sys/fs/cgroup/cpuset rw,nosuid - cgroup cgroup rw,cpuset
+28 25 0:25 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct
+29 25 0:26 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory
+30 26 0:27 / /sys/fs/cgroup/unified rw - tmpfs hide rw,size=4k
+31 29 0:28 / /sys/fs/cgroup/memory rw - tmpfs over rw
+32 25 0:29 / /sys/fs/cgroup/cpusetx rw,nosuid - cgroup cgroup rw,name=cpusetx
+";
+        let got = super::v1_roots_in(info);
+        let want: Vec<(PathBuf, bool)> =
+            vec![("/sys/fs/cgroup/cpuset".into(), true), ("/sys/fs/cgroup/cpu,cpuacct".into(), false), ("/sys/fs/cgroup/cpusetx".into(), false)];
+        assert_eq!(got, want, "cgroup2 and over-mounted hierarchies are left to the stat checks");
+    }
+}

@@ -256,9 +256,12 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         // First the cgroup itself, which the init needs for a cgroup namespace or mount (v1: it
         // joins each hierarchy itself, on receipt); then its limits, while the init goes on
         // with its rootfs, and which it waits for before its final steps.
+        // v1 or hybrid: mountinfo once, for the hierarchies to place the init in, libcgroups'
+        // manager and the init's cgroup tree.
+        let mountinfo = (!pure_v2 && !no_cgroup).then(|| crate::linux::read_proc_text("/proc/self/mountinfo").unwrap_or_default());
         let tasks = match no_cgroup {
             true => vec![],
-            false => make_cgroup(pid, cg_path.clone(), opts.id, opts.systemd_cgroup, !plan.new_pid, undo)?,
+            false => make_cgroup(pid, cg_path.clone(), opts.id, opts.systemd_cgroup, !plan.new_pid, mountinfo.as_deref(), undo)?,
         };
         // Recorded before the init joins it, so a create killed from here on leaves what
         // `delete --force` needs to remove it.
@@ -269,15 +272,8 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
             parent_ch.send(&Msg::CgroupTasks(fd.as_raw_fd(), path.clone()))?;
         }
         drop(tasks);
-        // v1 or hybrid: mountinfo once, for the init's cgroup tree and for libcgroups' manager.
-        if !pure_v2 && !no_cgroup {
-            let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-            if mounts_v1_tree(spec) {
-                parent_ch.send(&Msg::Hierarchies(crate::linux::rootfs::hierarchies_in(&info)))?;
-            }
-            if let Some(cg) = undo.cgroup.as_ref() {
-                cg.with_v1_tables(&info);
-            }
+        if let Some(info) = mountinfo.as_deref().filter(|_| mounts_v1_tree(spec)) {
+            parent_ch.send(&Msg::Hierarchies(crate::linux::rootfs::hierarchies_in(info)))?;
         }
         parent_ch.send(&Msg::Placed)?;
         crate::log::debug("create: init placed in its cgroup");
@@ -368,7 +364,7 @@ pub(super) fn send_listener(linux: &oci_spec::runtime::Linux, pid: i32, state: s
 
 /// Make the init's cgroup. The init is in it on return, except in v1 hierarchies: their `tasks`
 /// files are returned for the init to join itself.
-fn make_cgroup(pid: i32, path: PathBuf, id: &str, systemd: bool, shares_pid_ns: bool, undo: &mut Undo) -> Result<Vec<cgroups::TasksFile>> {
+fn make_cgroup(pid: i32, path: PathBuf, id: &str, systemd: bool, shares_pid_ns: bool, mountinfo: Option<&str>, undo: &mut Undo) -> Result<Vec<cgroups::TasksFile>> {
     // Made before the clone (v2 or the unified tree of a hybrid host), or made now.
     let cgroup = match undo.cgroup {
         Some(ref mut c) => c,
@@ -378,6 +374,9 @@ fn make_cgroup(pid: i32, path: PathBuf, id: &str, systemd: bool, shares_pid_ns: 
             undo.cgroup.insert(cg)
         }
     };
+    if let Some(info) = mountinfo {
+        cgroup.with_v1_tables(info);
+    }
     cgroup.place(pid)
 }
 

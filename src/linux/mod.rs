@@ -63,6 +63,15 @@ pub fn mountinfo_entries(info: &str) -> impl Iterator<Item = (&str, &str, &str)>
     })
 }
 
+/// The whole text of a /proc file (mountinfo, /proc/self/cgroup), read into room for 16 KB:
+/// `fs::read_to_string` starts a file whose size reads as 0 with 32-byte reads and doubles.
+pub fn read_proc_text(path: &str) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(16 * 1024);
+    std::fs::File::open(path)?.read_to_string(&mut text)?;
+    Ok(text)
+}
+
 pub fn open_fd<P: ?Sized + nix::NixPath>(path: &P, flags: OFlag) -> Result<OwnedFd, Errno> {
     let fd = nix::fcntl::open(path, flags | OFlag::O_CLOEXEC, Mode::empty())?;
     // SAFETY: open just returned this descriptor; nothing else owns it.

@@ -259,6 +259,10 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         // v1 or hybrid: mountinfo once, for the hierarchies to place the init in, libcgroups'
         // manager and the init's cgroup tree.
         let mountinfo = (!pure_v2 && !no_cgroup).then(|| crate::linux::read_proc_text("/proc/self/mountinfo").unwrap_or_default());
+        // The list reaches the init before it is placed, whenever it gets to it.
+        if let Some(info) = mountinfo.as_deref().filter(|_| mounts_v1_tree(spec)) {
+            parent_ch.send(&Msg::Hierarchies(crate::linux::rootfs::hierarchies_in(info)))?;
+        }
         let tasks = match no_cgroup {
             true => vec![],
             false => make_cgroup(pid, cg_path.clone(), opts.id, opts.systemd_cgroup, !plan.new_pid, mountinfo.as_deref(), undo)?,
@@ -272,9 +276,6 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
             parent_ch.send(&Msg::CgroupTasks(fd.as_raw_fd(), path.clone()))?;
         }
         drop(tasks);
-        if let Some(info) = mountinfo.as_deref().filter(|_| mounts_v1_tree(spec)) {
-            parent_ch.send(&Msg::Hierarchies(crate::linux::rootfs::hierarchies_in(info)))?;
-        }
         parent_ch.send(&Msg::Placed)?;
         crate::log::debug("create: init placed in its cgroup");
         if let Some(cg) = undo.cgroup.as_ref() {

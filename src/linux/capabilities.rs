@@ -33,10 +33,12 @@ fn resolve(names: &Option<oci_spec::runtime::Capabilities>, supported: &CapsHash
     out
 }
 
-/// The capabilities this kernel knows (probed once: one PR_CAPBSET_READ per capability).
+/// The capabilities this kernel knows, once per process: those up to
+/// /proc/sys/kernel/cap_last_cap (one read), or where that cannot be read (no /proc in the
+/// container) one PR_CAPBSET_READ per capability.
 fn supported() -> &'static CapsHashSet {
     static SUPPORTED: std::sync::OnceLock<CapsHashSet> = std::sync::OnceLock::new();
-    SUPPORTED.get_or_init(caps::runtime::thread_all_supported)
+    SUPPORTED.get_or_init(|| caps::runtime::procfs_all_supported(None).unwrap_or_else(|_| caps::runtime::thread_all_supported()))
 }
 
 impl CapSets {
@@ -106,4 +108,12 @@ pub fn apply_process_sets(sets: &CapSets) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_supported_set_from_cap_last_cap_is_what_the_kernel_answers_per_capability() {
+        assert_eq!(*super::supported(), caps::runtime::thread_all_supported());
+    }
 }

@@ -311,6 +311,23 @@ fn list_table_quiet_and_json() {
     assert_eq!(me["pid"].as_i64(), Some(pid));
     assert_eq!(me["bundle"], b.dir_str());
     assert!(me["owner"].is_string(), "owner: {me}");
+
+    // Beside it, a state dir without state.json (a create still making it) and a symlink to
+    // its state dir: neither is a container of the table or the JSON, and neither hides it.
+    let root = Path::new(STATE_ROOT);
+    let (no_state, link) = (format!("{id}-nostate"), format!("{id}-link"));
+    std::fs::create_dir(root.join(&no_state)).unwrap();
+    std::os::unix::fs::symlink(root.join(&id), root.join(&link)).unwrap();
+    let table = list(&t, &[]);
+    let json = list(&t, &["--format", "json"]);
+    let quiet = list(&t, &["-q"]);
+    std::fs::remove_dir(root.join(&no_state)).unwrap();
+    std::fs::remove_file(root.join(&link)).unwrap();
+    for out in [&table, &json, &quiet] {
+        out.assert_ok();
+        assert!(out.stdout.contains(id.as_str()), "{id} missing\n{}", out.show());
+        assert!(!out.stdout.contains(&no_state) && !out.stdout.contains(&link), "listed\n{}", out.show());
+    }
     t.finish();
 }
 

@@ -966,7 +966,6 @@ pub fn is_frozen(record: &CgroupRecord) -> bool {
     read_once::<64>(&v2).is_some_and(|s| s.trim_ascii() == b"1")
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;

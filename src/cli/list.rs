@@ -3,7 +3,7 @@ use clap::Args;
 use super::state::shown_pid;
 use super::Globals;
 use crate::container::status::derive_status;
-use crate::container::{list_ids, State};
+use crate::container::{list_dirs, list_ids, State};
 use crate::error::{Error, Result};
 
 #[derive(Args, Debug)]
@@ -29,11 +29,10 @@ fn user_name(uid: u32) -> Option<String> {
 
 pub fn run(g: &Globals, a: ListArgs) -> Result<()> {
     use std::io::Write;
-    let ids = list_ids(&g.root)?;
     // One write for the whole listing, not one per line.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if a.quiet {
-        for id in ids {
+        for id in list_ids(&g.root)? {
             let _ = writeln!(out, "{id}");
         }
         let _ = out.flush();
@@ -42,9 +41,17 @@ pub fn run(g: &Globals, a: ListArgs) -> Result<()> {
     // One read of /etc/passwd per owner, not per container.
     let mut names: std::collections::HashMap<u32, Option<String>> = std::collections::HashMap::new();
     let mut rows = Vec::new();
+    // Each state.json is opened below the root's descriptor, refusing symlinks; a directory
+    // without one (a create still making it) is left out, as `list -q` leaves it out.
+    let ids = list_dirs(&g.root)?;
+    let root = match ids.is_empty() {
+        true => None,
+        false => Some(crate::linux::open_fd(&g.root, nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY).map_err(|e| Error::sys(format!("open state root {:?}", g.root), e))?),
+    };
     for id in &ids {
+        let Some(root) = root.as_ref().map(std::os::fd::AsFd::as_fd) else { break };
         let dir = g.root.join(id);
-        let Ok((st, uid)) = State::load_summary_and_owner(&dir) else { continue };
+        let Ok((st, uid)) = State::load_summary_and_owner(root, &g.root, id) else { continue };
         let status = derive_status(&dir, &st);
         let owner = names.entry(uid).or_insert_with_key(|uid| user_name(*uid)).clone();
         rows.push((st, status, owner));

@@ -218,8 +218,14 @@ fn renameat2(from: &Path, to: &Path, flags: libc::c_uint) -> std::io::Result<()>
     }
 }
 
-/// All container ids under `root`, sorted.
+/// All container ids under `root` (directories with a state.json), sorted.
 pub fn list_ids(root: &Path) -> Result<Vec<String>> {
+    Ok(list_dirs(root)?.into_iter().filter(|id| root.join(id).join(STATE_FILE).exists()).collect())
+}
+
+/// Every directory under `root`, sorted: the ids of containers and of creates still making
+/// their state.json, for a caller that opens each state.json anyway (and skips those without).
+pub fn list_dirs(root: &Path) -> Result<Vec<String>> {
     let rd = match fs::read_dir(root) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -227,7 +233,7 @@ pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     };
     let mut ids: Vec<String> = rd
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && e.path().join(STATE_FILE).exists())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
     ids.sort();

@@ -55,17 +55,40 @@ pub struct State {
 /// reads one per container. state.json is written whole before it is renamed into place, so
 /// the file opened has that size.
 fn read_state_file(dir: &Path) -> Result<(PathBuf, Vec<u8>, u32)> {
-    use std::io::Read;
-    use std::os::unix::fs::MetadataExt;
     if dir.is_symlink() {
         return Err(Error::Other(format!("state dir {dir:?} is a symlink; refusing to use it")));
     }
     let p = dir.join(STATE_FILE);
-    let mut f = match fs::File::open(&p) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotExist),
-        Err(e) => return Err(Error::io("read", &p, e)),
-    };
+    match fs::File::open(&p) {
+        Ok(f) => read_opened(f, p),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotExist),
+        Err(e) => Err(Error::io("read", &p, e)),
+    }
+}
+
+/// `read_state_file` of the container `id` under the state root open as `root` (`list`): one
+/// openat2 that refuses a symlink anywhere below the root, where a state dir that is a symlink
+/// is refused otherwise by a stat of its own. A container without state.json (a create still
+/// making it, or one that died) reads as `NotExist`.
+fn read_state_file_at(root: std::os::fd::BorrowedFd, root_path: &Path, id: &str) -> Result<(PathBuf, Vec<u8>, u32)> {
+    use std::os::fd::FromRawFd;
+    let rel = Path::new(id).join(STATE_FILE);
+    let p = root_path.join(&rel);
+    let resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS;
+    match crate::linux::safe_path::openat2_resolve(root, &rel, libc::O_RDONLY, resolve) {
+        // SAFETY: openat2 returned this descriptor; the File takes it over from the OwnedFd.
+        Ok(fd) => read_opened(unsafe { fs::File::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)) }, p),
+        Err(nix::errno::Errno::ENOENT) => Err(Error::NotExist),
+        // Without openat2 (valgrind does not know it), by path.
+        Err(nix::errno::Errno::ENOSYS) => read_state_file(&root_path.join(id)),
+        Err(nix::errno::Errno::ELOOP) => Err(Error::Other(format!("state dir {:?} is a symlink; refusing to use it", root_path.join(id)))),
+        Err(e) => Err(Error::sys(format!("read {p:?}"), e)),
+    }
+}
+
+fn read_opened(mut f: fs::File, p: PathBuf) -> Result<(PathBuf, Vec<u8>, u32)> {
+    use std::io::Read;
+    use std::os::unix::fs::MetadataExt;
     let meta = f.metadata().map_err(|e| Error::io("stat", &p, e))?;
     let mut data = vec![0u8; meta.len() as usize];
     f.read_exact(&mut data).map_err(|e| Error::io("read", &p, e))?;
@@ -186,14 +209,20 @@ impl State {
     /// `state` and `list` do not use: serde skips them without building them. For reading
     /// only: never for a verb that changes or removes the container.
     pub fn load_summary(dir: &Path) -> Result<State> {
-        Self::load_summary_and_owner(dir).map(|(s, _)| s)
+        let (p, data, _) = read_state_file(dir)?;
+        Self::summary_from(&p, &data)
     }
 
-    /// `load_summary`, with the uid that owns state.json.
-    pub fn load_summary_and_owner(dir: &Path) -> Result<(State, u32)> {
-        let (p, data, uid) = read_state_file(dir)?;
-        let s: Summary = serde_json::from_slice(&data).map_err(|e| Error::Other(format!("state file {p:?} is corrupt: {e}")))?;
-        Ok((State {
+    /// `load_summary` of the container `id` under the state root open as `root`, with the uid
+    /// that owns state.json (`list`).
+    pub fn load_summary_and_owner(root: std::os::fd::BorrowedFd, root_path: &Path, id: &str) -> Result<(State, u32)> {
+        let (p, data, uid) = read_state_file_at(root, root_path, id)?;
+        Ok((Self::summary_from(&p, &data)?, uid))
+    }
+
+    fn summary_from(p: &Path, data: &[u8]) -> Result<State> {
+        let s: Summary = serde_json::from_slice(data).map_err(|e| Error::Other(format!("state file {p:?} is corrupt: {e}")))?;
+        Ok(State {
             oci_version: s.oci_version,
             id: s.id,
             pid: s.pid,
@@ -219,7 +248,7 @@ impl State {
             creating: s.creating,
             personality: None,
             host_rootfs_mount: s.host_rootfs_mount,
-        }, uid))
+        })
     }
 
     /// The OCI state object (runtime.md#state) for a given status.

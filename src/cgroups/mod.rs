@@ -716,7 +716,6 @@ pub fn limits_asked(resources: Option<&LinuxResources>) -> Option<String> {
         .map(|(k, _)| format!("linux.resources.{k}"))
 }
 
-/// Every mounted hierarchy root (v1 controllers, unified).
 /// The mount points in `mountinfo` whose topmost mount is a v1 hierarchy, each with whether it
 /// has the cpuset controller. Later lines are mounted later, over earlier ones at the same point.
 fn v1_roots_in(mountinfo: &str) -> Vec<(PathBuf, bool)> {
@@ -731,6 +730,8 @@ fn v1_roots_in(mountinfo: &str) -> Vec<(PathBuf, bool)> {
     top.into_iter().filter(|(_, v1, _)| *v1).map(|(p, _, cpuset)| (PathBuf::from(p), cpuset)).collect()
 }
 
+/// Every entry of /sys/fs/cgroup (v1 hierarchies, the unified one, anything else there), or the
+/// root alone on a pure v2 host.
 fn hierarchy_roots(setup: &CgroupSetup) -> Vec<PathBuf> {
     match (setup, fs::read_dir(CGROUP_ROOT)) {
         (CgroupSetup::Unified, _) | (_, Err(_)) => vec![PathBuf::from(CGROUP_ROOT)],

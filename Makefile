@@ -111,7 +111,7 @@ BENCH_N ?= 1000
 bench:
 	@scripts/ensure-packages.sh "make bench" $(BENCH_PACKAGES)
 	$(MAKE) release rootfs
-	bench/bench.sh $(HULL_RELEASE) 100 > target/bench-timing.txt && cat target/bench-timing.txt
+	ROUNDS=10 bench/bench.sh $(HULL_RELEASE) 300 > target/bench-timing.txt && cat target/bench-timing.txt
 	bench/suite.sh $(HULL_RELEASE) target/bench-figures.txt $(BENCH_N)
 	bench/breakdown.sh $(HULL_RELEASE) 30 > target/bench-breakdown.txt && cat target/bench-breakdown.txt
 	$(MAKE) bench-cgroupv2

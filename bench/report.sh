@@ -51,8 +51,8 @@ row() { # row LABEL NAME UNIT
   echo
   echo "## run and the create/start/delete lifecycle (bench/bench.sh)"
   echo
-  echo "A container running \`true\` from the runc spec template; rounds with the runtimes' order"
-  echo "rotating; the median round, with the spread of the rounds."
+  echo "A container running \`true\` from the runc spec template; 300 runs per runtime in 10 rounds of"
+  echo "30, the runtimes' order rotating; the median round, with the spread of the rounds."
   echo
   echo '```'
   cat "$timing"
@@ -92,14 +92,14 @@ row() { # row LABEL NAME UNIT
   row "state, $n containers present (ms)" "state_ms_$n"
   row "list, $n containers present (ms)" "list_ms_$n"
   row "delete --force of a created container (ms, mean of $n)" delete_ms
-  row "throughput: 100 runs 4 at a time (containers/s, higher is better; median of 3 rounds)" throughput_per_s
+  row "throughput: 100 runs 4 at a time (containers/s, higher is better; median of 5 rounds)" throughput_per_s
   row "peak RSS of run (KB, median of 9)" rss_kb.run
   row "peak RSS of create (KB, median of 9)" rss_kb.create
   row "user CPU of run (ms, mean of 30)" run.user_ms
   row "system CPU of run (ms, mean of 30)" run.system_ms
   row "binary size (bytes)" size
   echo
-  echo "Throughput, each of the three rounds (containers/s): hull $(get throughput_rounds.hull), runc"
+  echo "Throughput, each of the five rounds (containers/s): hull $(get throughput_rounds.hull), runc"
   echo "$(get throughput_rounds.runc), crun $(get throughput_rounds.crun); the table gives the median round."
   for f in exec_ms "state_ms_$n" "list_ms_$n" delete_ms throughput_per_s rss_kb.run rss_kb.create size; do
     echo "![$f](bench/$f.svg)"

@@ -189,14 +189,17 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
         // at once, so that a crash cannot leave it empty; freeing them when the container is
         // deleted, often milliseconds later, then costs a synchronous discard on a filesystem
         // mounted with `discard` (0.1-0.3 ms in each `run` where the state root is such a
-        // disk). What is written here does not outlive a reboot anyway. Where the target does
-        // not exist yet, or the filesystem cannot exchange, a plain rename.
-        match renameat2(&tmp, path, libc::RENAME_EXCHANGE) {
-            Ok(()) => {
+        // disk). What is written here does not outlive a reboot anyway. Only a regular file is
+        // exchanged (RENAME_EXCHANGE would as gladly move a directory a --pid-file names out of
+        // the way); where the target is anything else, or missing, or the filesystem cannot
+        // exchange, a plain rename, which refuses a directory as before.
+        let over_file = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
+        match over_file.then(|| renameat2(&tmp, path, libc::RENAME_EXCHANGE)) {
+            Some(Ok(())) => {
                 let _ = fs::remove_file(&tmp);
                 Ok(())
             }
-            Err(_) => fs::rename(&tmp, path),
+            _ => fs::rename(&tmp, path),
         }
     })();
     res.map_err(|e| {
@@ -282,5 +285,19 @@ mod tests {
         assert_eq!(content, b"second");
         assert_eq!(mode & 0o777, 0o600);
         assert_ne!(allocated, Some(true), "the replacing file's blocks are allocated already");
+    }
+
+    #[test]
+    fn write_atomic_onto_a_directory_fails_and_leaves_it_in_place() {
+        let dir = std::env::temp_dir().join(format!("hull-write-atomic-dir-{}", std::process::id()));
+        let target = dir.join("pid");
+        std::fs::create_dir_all(target.join("inside")).unwrap();
+        let res = super::write_atomic(&target, b"42", 0o644);
+        let inside = target.join("inside").is_dir();
+        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(res.is_err(), "a directory is not replaced by a file");
+        assert!(inside, "the directory is where it was, with its content");
+        assert_eq!(names, ["pid"], "no temporary file left");
     }
 }

@@ -71,13 +71,11 @@ fn read_state_file(dir: &Path) -> Result<(PathBuf, Vec<u8>, u32)> {
 /// is refused otherwise by a stat of its own. A container without state.json (a create still
 /// making it, or one that died) reads as `NotExist`.
 fn read_state_file_at(root: std::os::fd::BorrowedFd, root_path: &Path, id: &str) -> Result<(PathBuf, Vec<u8>, u32)> {
-    use std::os::fd::FromRawFd;
     let rel = Path::new(id).join(STATE_FILE);
     let p = root_path.join(&rel);
     let resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS;
     match crate::linux::safe_path::openat2_resolve(root, &rel, libc::O_RDONLY, resolve) {
-        // SAFETY: openat2 returned this descriptor; the File takes it over from the OwnedFd.
-        Ok(fd) => read_opened(unsafe { fs::File::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)) }, p),
+        Ok(fd) => read_opened(fs::File::from(fd), p),
         Err(nix::errno::Errno::ENOENT) => Err(Error::NotExist),
         // Without openat2 (valgrind does not know it), by path.
         Err(nix::errno::Errno::ENOSYS) => read_state_file(&root_path.join(id)),

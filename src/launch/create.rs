@@ -253,16 +253,16 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         // The init builds its rootfs while the cgroup is set up here; it waits for `Placed`
         // before it needs the cgroup and for `Applied` before it needs the limits.
         parent_ch.send(&Msg::Go)?;
-        // First the cgroup itself, which the init needs for a cgroup namespace or mount (v1: it
-        // joins each hierarchy itself, on receipt); then its limits, while the init goes on
-        // with its rootfs, and which it waits for before its final steps.
         // v1 or hybrid: mountinfo once, for the hierarchies to place the init in, libcgroups'
-        // manager and the init's cgroup tree.
+        // manager and the init's cgroup tree. The list reaches the init before it is placed,
+        // whenever it gets to it.
         let mountinfo = (!pure_v2 && !no_cgroup).then(|| crate::linux::read_proc_text("/proc/self/mountinfo").unwrap_or_default());
-        // The list reaches the init before it is placed, whenever it gets to it.
         if let Some(info) = mountinfo.as_deref().filter(|_| mounts_v1_tree(spec)) {
             parent_ch.send(&Msg::Hierarchies(crate::linux::rootfs::hierarchies_in(info)))?;
         }
+        // First the cgroup itself, which the init needs for a cgroup namespace or mount (v1: it
+        // joins each hierarchy itself, on receipt); then its limits, while the init goes on
+        // with its rootfs, and which it waits for before its final steps.
         let tasks = match no_cgroup {
             true => vec![],
             false => make_cgroup(pid, cg_path.clone(), opts.id, opts.systemd_cgroup, !plan.new_pid, mountinfo.as_deref(), undo)?,

@@ -122,7 +122,7 @@ pub fn apply_process_sets(sets: &CapSets) -> Result<()> {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn the_supported_set_from_cap_last_cap_is_what_the_kernel_answers_per_capability() {
+    fn the_supported_set_is_what_the_kernel_answers_per_capability() {
         assert_eq!(*super::supported(), caps::runtime::thread_all_supported());
     }
 }

@@ -52,7 +52,6 @@ pub fn parse_ranges(s: &str, limit: usize) -> std::result::Result<Vec<usize>, St
     Ok(out)
 }
 
-/// open(2) returning an owned descriptor (nix 0.29's `open` returns a raw one).
 /// mountinfo's lines as (mount point, filesystem type, superblock options), the fields hull
 /// reads (mount points as written there, octal escapes kept).
 pub fn mountinfo_entries(info: &str) -> impl Iterator<Item = (&str, &str, &str)> {
@@ -72,6 +71,7 @@ pub fn read_proc_text(path: &str) -> std::io::Result<String> {
     Ok(text)
 }
 
+/// open(2) returning an owned descriptor (nix 0.29's `open` returns a raw one).
 pub fn open_fd<P: ?Sized + nix::NixPath>(path: &P, flags: OFlag) -> Result<OwnedFd, Errno> {
     let fd = nix::fcntl::open(path, flags | OFlag::O_CLOEXEC, Mode::empty())?;
     // SAFETY: open just returned this descriptor; nothing else owns it.

@@ -143,8 +143,9 @@ impl Segments {
                 None => [(start, end, RW), (end, end, RW), (end, end, RW)],
             };
             let len = end - start;
+            // Populated at once: the copy writes every page of it, one page fault each otherwise.
             // SAFETY: a fresh anonymous mapping.
-            let copy = unsafe { libc::mmap(std::ptr::null_mut(), len, RW, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
+            let copy = unsafe { libc::mmap(std::ptr::null_mut(), len, RW, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE, -1, 0) };
             if copy == libc::MAP_FAILED {
                 return Err(last_error("map anonymous memory for the data"));
             }

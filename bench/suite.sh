@@ -4,7 +4,8 @@
 # mount hidden, see TESTING.md):
 #   - exec of `true` into a running container (hyperfine);
 #   - state and list with N containers present, and the delete of each of them;
-#   - throughput: 100 `run`s, 4 at a time, in containers per second (median of five rounds);
+#   - throughput: 100 `run`s, 4 at a time, in containers per second (median of nine rounds, and
+#     the median of the rounds' own ratios);
 #   - peak RSS of `run` and of `create` (GNU time, the runtime and what it waited for);
 #   - user and system CPU of `run` (hyperfine);
 #   - binary size;
@@ -114,11 +115,15 @@ for rt in hull runc crun; do
   say "delete_ms.\$rt" "\$(awk -v a=\$t0 -v b=\$t1 'BEGIN { printf "%.2f", (b - a) * 1000 / $n }')"
   rm -rf /run/hull-bench-\$rt
 done
-# throughput: 100 runs, 4 at a time, in five rounds with the runtimes' order rotating; each
-# batch starts a second after the last one ended, so that the kernel's deferred clean-up of one
-# runtime's containers (network namespaces, cgroups) is not billed to the next. The median round.
-for round in 1 2 3 4 5; do
-  case \$(( round % 3 )) in 1) order="hull runc crun" ;; 2) order="runc crun hull" ;; 0) order="crun hull runc" ;; esac
+# throughput: 100 runs, 4 at a time, in nine rounds; the runtimes' order goes through all six
+# permutations, so that each runs as often before as after each other one. Each batch starts a
+# second after the last one ended, so that the kernel's deferred clean-up of one runtime's
+# containers (network namespaces, cgroups) is not billed to the next. Reported: the median
+# round of each runtime, and the median of the rounds' own hull/crun and hull/runc ratios (the
+# two runtimes of a round ran within seconds of each other, so a slow minute of the machine
+# moves both).
+for order in "hull runc crun" "crun runc hull" "runc crun hull" "hull crun runc" "crun hull runc" "runc hull crun" \
+    "hull runc crun" "crun runc hull" "runc crun hull"; do
   for rt in \$order; do
     r="\$(bin \$rt) --root /run/hull-bench-\$rt"
     sleep 1
@@ -128,8 +133,12 @@ for round in 1 2 3 4 5; do
     awk -v a=\$t0 -v b=\$t1 'BEGIN { printf "%.1f\\n", 100 / (b - a) }' >> "$work/tp.\$rt"
   done
 done
+for rt in runc crun; do
+  say "throughput_ratio_rounds.\$rt" "\$(paste -d' ' $work/tp.hull $work/tp.\$rt | awk '{ printf "%s%.2f", NR > 1 ? "/" : "", \$1 / \$2 }')"
+  say "throughput_ratio_median.\$rt" "\$(paste -d' ' $work/tp.hull $work/tp.\$rt | awk '{ printf "%.2f\\n", \$1 / \$2 }' | sort -n | sed -n 5p)"
+done
 for rt in hull runc crun; do
-  say "throughput_per_s.\$rt" "\$(sort -n $work/tp.\$rt | sed -n 3p)"
+  say "throughput_per_s.\$rt" "\$(sort -n $work/tp.\$rt | sed -n 5p)"
   say "throughput_rounds.\$rt" "\$(paste -sd/ $work/tp.\$rt)"
   rm -rf /run/hull-bench-\$rt
 done

@@ -134,7 +134,7 @@ for order in "hull runc crun" "crun runc hull" "runc crun hull" "hull crun runc"
   done
 done
 for rt in runc crun; do
-  say "throughput_ratio_rounds.\$rt" "\$(paste -d' ' $work/tp.hull $work/tp.\$rt | awk '{ printf "%s%.2f", NR > 1 ? "/" : "", \$1 / \$2 }')"
+  say "throughput_ratio_rounds.\$rt" "\$(paste -d' ' $work/tp.hull $work/tp.\$rt | awk '{ printf "%s%.2f", (NR > 1 ? "/" : ""), \$1 / \$2 }')"
   say "throughput_ratio_median.\$rt" "\$(paste -d' ' $work/tp.hull $work/tp.\$rt | awk '{ printf "%.2f\\n", \$1 / \$2 }' | sort -n | sed -n 5p)"
 done
 for rt in hull runc crun; do

@@ -285,6 +285,8 @@ fn create_in(opts: &CreateOpts, bundle: &Bundle, dir: &ContainerDir, undo: &mut 
         crate::log::debug("create: init's cgroup ready");
         crate::fault::point("after-cgroup", None)?;
         parent_ch.send(&Msg::Applied)?;
+        // While the init finishes its rootfs: closing the view's mount waits for a grace period.
+        crate::linux::seal::release_view_mount();
         loop {
             match parent_ch.recv()? {
                 Some(Msg::Ready) => {

@@ -156,6 +156,9 @@ pub fn exec(opts: &ExecOpts) -> Result<i32> {
             drop(lock.take());
         }
         parent_ch.send(&Msg::Go)?;
+        // While the process prepares itself (the helper that held a copy has exited): closing
+        // the view's mount waits for a grace period.
+        crate::linux::seal::release_view_mount();
         // The channel is close-on-exec: EOF means the execve succeeded.
         loop {
             match parent_ch.recv()? {
@@ -218,6 +221,7 @@ fn helper(
     affinity: &ExecAffinity,
 ) -> ! {
     let res = (|| {
+        crate::linux::seal::release_view_mount();
         // Before the cgroup move (the process inherits it); `final` follows after it.
         affinity.apply_initial()?;
         crate::cgroups::join_self(target.cgroup_tasks)?;

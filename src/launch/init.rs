@@ -79,6 +79,7 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     if let Some(fd) = ctx.cgroup_fd {
         let _ = close(fd);
     }
+    crate::linux::seal::release_view_mount();
     let mut idmapped = std::collections::HashMap::new();
     loop {
         match ctx.chan.recv()? {

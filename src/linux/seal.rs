@@ -165,7 +165,9 @@ fn view_over(meta: &std::fs::Metadata, dev_layer: bool) -> std::result::Result<F
     // /dev cannot (it overlaps the binary's directory, or is no directory here).
     let dev = layer_dir("/dev", OFlag::O_NOFOLLOW);
     if let Some(ovl) = dev.ok().filter(|_| dev_layer).and_then(|d| overlay(&d).ok()) {
-        return checked(openat_file(&ovl, name.as_bytes())?, &path, meta);
+        let file = checked(openat_file(&ovl, name.as_bytes())?, &path, meta)?;
+        keep_view_mount(ovl);
+        return Ok(file);
     }
     let empty = new_mount("tmpfs", &[Opt::Str("size", "4k"), Opt::Str("mode", "0500")])?;
     let ovl = match overlay(&empty) {
@@ -175,7 +177,30 @@ fn view_over(meta: &std::fs::Metadata, dev_layer: bool) -> std::result::Result<F
         // It sits below the binary's directory, so nothing in it can shadow the binary.
         Err(first) => overlay(&attached_empty_dir().map_err(|e| format!("{first}; {e}"))?).map_err(|e| format!("{first}; with {EMPTY_DIR}: {e}"))?,
     };
-    checked(openat_file(&ovl, name.as_bytes())?, &path, meta)
+    let file = checked(openat_file(&ovl, name.as_bytes())?, &path, meta)?;
+    keep_view_mount(ovl);
+    Ok(file)
+}
+
+/// The view's detached overlayfs mount. Closing its descriptor dissolves the mount, and that
+/// waits for an expedited RCU grace period: about 50 us, more when other containers' grace
+/// periods queue ahead (a scheduler trace of 100 runs 4 at a time). So it stays open until
+/// create and exec wait for their init or process anyway (`release_view_mount`), and their
+/// clones close their inherited copy first thing, so that the runtime's close is the last.
+static VIEW_MOUNT: std::sync::Mutex<Option<OwnedFd>> = std::sync::Mutex::new(None);
+
+fn keep_view_mount(mount: OwnedFd) {
+    if let Ok(mut kept) = VIEW_MOUNT.lock() {
+        *kept = Some(mount);
+    }
+}
+
+/// Close this process's descriptor of the view's mount, if it has one (the view stays: the
+/// binary's file holds it).
+pub fn release_view_mount() {
+    if let Ok(mut kept) = VIEW_MOUNT.lock() {
+        kept.take();
+    }
 }
 
 /// The name could have been replaced since this process was started: run only the same file.

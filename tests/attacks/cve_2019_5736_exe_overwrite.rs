@@ -170,6 +170,32 @@ fn create_into_a_shared_pid_namespace() {
 /// second time: it moved onto the view in place (no `_HULL_SEALED` mark in the environment an
 /// execve would have carried), and no mapping of the process is the host's binary. With the
 /// in-place move failing (`seal-in-place`), the re-execution seals it instead.
+/// The sealed view's detached mount stays open in `create` until it waits for its init (closing
+/// it waits for an RCU grace period), and the init closes its inherited copy first thing: a
+/// descriptor of it in a waiting init would reach, through /proc/<pid>/fd, a view of the host's
+/// directory that holds hull's binary.
+#[test]
+fn the_waiting_init_holds_no_descriptor_of_the_view_mount() {
+    if !is_hull() {
+        return;
+    }
+    let Some(t) = setup("cve_2019_5736_view_mount") else { return };
+    let mut b = t.bundle_for(&t.id_with("waiting"));
+    b.args(&["true"]);
+    b.write();
+    t.rt(&["create", "--bundle", b.dir_str(), &b.id]).assert_ok();
+    let pid = t.state(&b.id).expect("state after create")["pid"].as_i64().unwrap();
+    let fds: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(!fds.is_empty(), "the waiting init has no descriptors at all");
+    for fd in fds {
+        let Ok(fs) = nix::sys::statfs::statfs(&fd) else { continue };
+        let target = std::fs::read_link(&fd).unwrap_or_default();
+        assert_ne!(fs.filesystem_type().0 as i64, 0x794c_7630, "the waiting init holds {fd:?} -> {target:?}, on overlayfs");
+    }
+    t.rt(&["delete", "--force", &b.id]).assert_ok();
+    t.finish();
+}
+
 #[test]
 fn the_waiting_init_runs_the_sealed_view_moved_in_place() {
     if !is_hull() {

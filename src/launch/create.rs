@@ -416,7 +416,7 @@ fn spawn_init(ctx: &InitCtx, parent_ch: &Channel) -> Result<i32> {
         };
         let pid = fork_with_flags(flags, ctx.cgroup_fd).ctx(|| "clone container init".into())?;
         if pid == 0 {
-            close_runtime_end(parent_ch);
+            drop_runtime_descriptors(parent_ch);
             init::run(ctx);
         }
         return Ok(pid);
@@ -424,7 +424,7 @@ fn spawn_init(ctx: &InitCtx, parent_ch: &Channel) -> Result<i32> {
     let opened = namespaces::open_joins(ctx.plan)?;
     let mid = fork_with_flags(0, None).ctx(|| "fork namespace-joining helper".into())?;
     if mid == 0 {
-        close_runtime_end(parent_ch);
+        drop_runtime_descriptors(parent_ch);
         let res = namespaces::join(&opened).and_then(|()| {
             fork_with_flags(ctx.plan.clone_flags | libc::CLONE_PARENT as u64, ctx.cgroup_fd).ctx(|| "clone container init".into())
         });
@@ -470,11 +470,14 @@ fn mounts_v1_tree(spec: &oci_spec::runtime::Spec) -> bool {
     spec.mounts().iter().flatten().any(|m| matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")))
 }
 
-/// In a process cloned from the runtime: close its copy of the runtime's end of the channel,
-/// so that the channel reads EOF when the runtime goes away (killed mid-create) and the init
-/// ends instead of waiting forever.
-fn close_runtime_end(parent_ch: &Channel) {
+/// In a process cloned from the runtime, first thing: close its copy of the runtime's end of the
+/// channel, so that the channel reads EOF when the runtime goes away (killed mid-create) and the
+/// init ends instead of waiting forever; and its copy of the sealed view's mount, so that the
+/// runtime's close is the last (`seal::release_view_mount`) and nothing in the container's
+/// namespaces holds it.
+fn drop_runtime_descriptors(parent_ch: &Channel) {
     let _ = nix::unistd::close(parent_ch.raw());
+    crate::linux::seal::release_view_mount();
 }
 
 /// Make the config's idmapped mounts here, where the source's filesystem is ours to idmap, and

@@ -79,7 +79,6 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     if let Some(fd) = ctx.cgroup_fd {
         let _ = close(fd);
     }
-    crate::linux::seal::release_view_mount();
     let mut idmapped = std::collections::HashMap::new();
     loop {
         match ctx.chan.recv()? {

@@ -396,6 +396,13 @@ mod tests {
         assert_eq!(e.raw_os_error(), Some(libc::EROFS));
     }
 
+    /// A file's size and first page: for an ELF binary, its headers and build id.
+    fn size_and_first_page(f: &File) -> (u64, Vec<u8>) {
+        let mut b = vec![0u8; 4096];
+        std::os::unix::fs::FileExt::read_exact_at(f, &mut b, 0).unwrap();
+        (f.metadata().unwrap().len(), b)
+    }
+
     /// Linux 6.13 takes overlayfs layers as descriptors (FSCONFIG_SET_FD, "lowerdir+").
     fn kernel_takes_layer_descriptors() -> bool {
         let release = nix::sys::utsname::uname().unwrap().release().to_string_lossy().into_owned();
@@ -420,12 +427,7 @@ mod tests {
         let view = openat_file(&ovl, exe.file_name().unwrap().as_bytes()).unwrap();
         assert!(is_sealed(&view));
         let original = File::open("/proc/self/exe").unwrap();
-        let head = |f: &File| {
-            let mut b = vec![0u8; 4096];
-            std::os::unix::fs::FileExt::read_exact_at(f, &mut b, 0).unwrap();
-            (f.metadata().unwrap().len(), b)
-        };
-        assert_eq!(head(&view), head(&original));
+        assert_eq!(size_and_first_page(&view), size_and_first_page(&original));
     }
 
     #[test]
@@ -439,12 +441,7 @@ mod tests {
         assert!(is_sealed(&over_tmpfs));
         // Both views show the running binary: its size and its first page (ELF and program
         // headers, build id).
-        let head = |f: &File| {
-            let mut b = vec![0u8; 4096];
-            std::os::unix::fs::FileExt::read_exact_at(f, &mut b, 0).unwrap();
-            (f.metadata().unwrap().len(), b)
-        };
-        assert_eq!(head(&over_dev), head(&exe));
-        assert_eq!(head(&over_tmpfs), head(&exe));
+        assert_eq!(size_and_first_page(&over_dev), size_and_first_page(&exe));
+        assert_eq!(size_and_first_page(&over_tmpfs), size_and_first_page(&exe));
     }
 }

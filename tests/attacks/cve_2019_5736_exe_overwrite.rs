@@ -166,10 +166,6 @@ fn create_into_a_shared_pid_namespace() {
     t.finish();
 }
 
-/// The init waiting for `start` runs hull's sealed view, and got there without executing hull a
-/// second time: it moved onto the view in place (no `_HULL_SEALED` mark in the environment an
-/// execve would have carried), and no mapping of the process is the host's binary. With the
-/// in-place move failing (`seal-in-place`), the re-execution seals it instead.
 /// The sealed view's detached mount stays open in `create` until it waits for its init (closing
 /// it waits for an RCU grace period), and the init closes its inherited copy first thing: a
 /// descriptor of it in a waiting init would reach, through /proc/<pid>/fd, a view of the host's
@@ -196,6 +192,10 @@ fn the_waiting_init_holds_no_descriptor_of_the_view_mount() {
     t.finish();
 }
 
+/// The init waiting for `start` runs hull's sealed view, and got there without executing hull a
+/// second time: it moved onto the view in place (no `_HULL_SEALED` mark in the environment an
+/// execve would have carried), and no mapping of the process is the host's binary. With the
+/// in-place move failing (`seal-in-place`), the re-execution seals it instead.
 #[test]
 fn the_waiting_init_runs_the_sealed_view_moved_in_place() {
     if !is_hull() {

@@ -1,17 +1,24 @@
 # hull: build, demo, tests, benchmark. Everything runs as root (containers need it).
 CARGO ?= cargo
 export PATH := $(HOME)/.cargo/bin:$(PATH)
-HULL_RELEASE := target/x86_64-unknown-linux-gnu/release/hull
+# hull is built for musl (.cargo/config.toml says why); rustup adds the target's standard library
+# when it is missing.
+RUST_TARGET := x86_64-unknown-linux-musl
+HULL_RELEASE := target/$(RUST_TARGET)/release/hull
 ROOTFS := bundles/busybox/rootfs
 
-.PHONY: all build release rootfs demo test test-fresh test-attacks soak fuzz fuzz-smoke cargo-fuzz unit bench bench-instructions bench-cgroupv2 hot-functions clean test-clients test-cgroupv2
+.PHONY: all rust-target build release rootfs demo test test-fresh test-attacks soak fuzz fuzz-smoke cargo-fuzz unit bench bench-instructions bench-cgroupv2 hot-functions clean test-clients test-cgroupv2
 
 all: build
 
-build:
+rust-target:
+	@ls "$$(rustc --print target-libdir --target $(RUST_TARGET))"/libstd-*.rlib > /dev/null 2>&1 || rustup target add $(RUST_TARGET) || \
+	  { echo "hull is built for $(RUST_TARGET): add its standard library (rustup target add $(RUST_TARGET))" >&2; exit 1; }
+
+build: rust-target
 	$(CARGO) build
 
-release:
+release: rust-target
 	$(CARGO) build --release
 
 $(ROOTFS)/bin/busybox:
@@ -20,7 +27,8 @@ $(ROOTFS)/bin/busybox:
 rootfs: $(ROOTFS)/bin/busybox
 
 # What each set-up command needs from Debian (FILE=PACKAGE, see scripts/ensure-packages.sh):
-# busybox for the rootfs, glibc's libc.a for the static build, gcc for it and the tests' tools.
+# busybox for the rootfs, gcc and libc6-dev (its libc.a the check) for the build scripts, the
+# linker driver and the tests' tools.
 DEMO_PACKAGES := /bin/busybox=busybox-static /usr/lib/x86_64-linux-gnu/libc.a=libc6-dev gcc=gcc
 # tini as the tests' subreaper, ip (netdevices tests), ps (hull ps), criu (checkpoint/restore).
 TEST_PACKAGES := $(DEMO_PACKAGES) tini=tini ip=iproute2 ps=procps newuidmap=uidmap criu=criu

@@ -23,7 +23,7 @@ cleanup() {
 trap cleanup EXIT
 (cd "$top" && CARGO_PROFILE_RELEASE_STRIP=false CARGO_TARGET_DIR=target/hot cargo build --release --quiet)
 bin="$work/hull"
-cp "$top/target/hot/x86_64-unknown-linux-gnu/release/hull" "$bin"
+cp "$top/target/hot/x86_64-unknown-linux-musl/release/hull" "$bin"
 # The sealed process runs the binary through an overlayfs view perf cannot name: by build-id.
 perf buildid-cache -a "$bin"
 rootfs="$top/bundles/busybox/rootfs"

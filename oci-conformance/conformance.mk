@@ -11,8 +11,8 @@
 #                             that fail for hull but pass for runc
 
 CARGO            ?= cargo
-OCI_CONFORMANCE  ?= target/x86_64-unknown-linux-gnu/release/oci-conformance
-HULL_BIN         ?= target/x86_64-unknown-linux-gnu/release/hull
+OCI_CONFORMANCE  ?= target/x86_64-unknown-linux-musl/release/oci-conformance
+HULL_BIN         ?= target/x86_64-unknown-linux-musl/release/hull
 RUNC_BIN         ?= /usr/sbin/runc
 CRUN_WRAPPER     ?= oci-conformance/crun-wrapper.sh
 # rootless, crun runs as the test user directly (the wrapper's unshare --mount needs root)
@@ -22,7 +22,7 @@ CONFORMANCE_ARGS ?=
 
 .PHONY: oci-conformance conformance conformance-compare conformance-ci conformance-rootless conformance-rootless-ci
 
-oci-conformance:
+oci-conformance: rust-target
 	@scripts/ensure-packages.sh "make $(MAKECMDGOALS)" $(CONFORMANCE_PACKAGES) $(RUNC_BIN)=runc crun=crun
 	$(CARGO) build --release -p oci-conformance
 

@@ -5,8 +5,9 @@
 # fault: `run` mapped 3.2 MB of its 4.3 MB of code while running about 1 MB of it, and that is
 # most of its peak RSS (docs/benchmarks.md). The list holds demangled names without the crates'
 # hashes (v0 mangling, so generic instantiations stay apart); they are matched here against the
-# symbols of the objects being linked. Other outputs, and hosts without nm or c++filt, are linked
-# as they are.
+# symbols of the objects being linked. The ordering needs lld (--symbol-ordering-file): the copy
+# rustup ships with the toolchain (its gcc-ld directory). Other outputs, and hosts without nm,
+# c++filt or that lld, are linked as they are.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 list="$here/bench/hot-functions.txt"
@@ -20,7 +21,8 @@ case "$(basename "$out")" in
   hull|hull-*) ;;
   *) exec cc "$@" ;;
 esac
-if [ ! -r "$list" ] || ! command -v nm > /dev/null || ! command -v c++filt > /dev/null; then
+gccld="$(rustc --print sysroot 2> /dev/null)/lib/rustlib/$(rustc -vV 2> /dev/null | sed -n 's/^host: //p')/bin/gcc-ld"
+if [ ! -r "$list" ] || ! command -v nm > /dev/null || ! command -v c++filt > /dev/null || [ ! -x "$gccld/ld.lld" ]; then
   exec cc "$@"
 fi
 tmp=$(mktemp -d)
@@ -35,9 +37,9 @@ if [ -n "$objs" ]; then
   paste "$tmp/mangled" "$tmp/demangled" | awk -F'\t' 'NR == FNR { if (!($0 in want)) want[$0] = NR; next }
       ($2 in want) { print want[$2] "\t" $1 }' "$list" - | sort -n -s -k1,1 | cut -f2 > "$tmp/order"
 fi
-# C functions (glibc's) are listed under their own names.
+# C functions (musl's) are listed under their own names.
 grep -v '::' "$list" >> "$tmp/order"
-cc "$@" -Wl,--symbol-ordering-file="$tmp/order" -Wl,--no-warn-symbol-ordering
+cc "$@" -B"$gccld" -fuse-ld=lld -Wl,--symbol-ordering-file="$tmp/order" -Wl,--no-warn-symbol-ordering
 rc=$?
 rm -rf "$tmp"
 exit $rc

@@ -104,9 +104,9 @@ fn the_network_namespace_is_the_containers_before_sysfs_and_in_its_user_namespac
     b.args(&["sleep", "100000"]);
     let pid = t.create(&b);
     let net = std::fs::File::open(format!("/proc/{pid}/ns/net")).unwrap();
-    const NS_GET_USERNS: libc::c_ulong = 0xb701;
+    const NS_GET_USERNS: libc::c_ulong = 0xb701; // ioctl takes a c_ulong request on glibc, a c_int on musl
     // SAFETY: NS_GET_USERNS takes no argument and returns a new descriptor or -1.
-    let owner = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&net), NS_GET_USERNS) };
+    let owner = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&net), NS_GET_USERNS as _) };
     assert!(owner >= 0, "NS_GET_USERNS: {}", std::io::Error::last_os_error());
     // SAFETY: the ioctl just returned this descriptor.
     let owner = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(owner) };

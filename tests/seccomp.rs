@@ -354,6 +354,26 @@ fn filter_does_not_hit_runtime_setup() {
     t.finish();
 }
 
+/// Without noNewPrivileges the filter goes in before the capabilities are dropped, so the
+/// runtime's own last steps (the user's home from /etc/passwd, the PATH lookup, the exec fifo)
+/// run under it. They use openat and newfstatat as glibc and Go programs do: a profile refusing
+/// the older open, stat and lstat calls (as one recorded from such programs may) still lets the
+/// container start, and applies to its process.
+#[test]
+fn filter_installed_early_spares_the_runtimes_last_steps() {
+    let Some(t) = setup("sc_early") else { return };
+    let mut b = t.bundle();
+    b.set("/process/noNewPrivileges", json!(false));
+    b.set("/linux/seccomp", allow_all_but(json!([
+        {"names": ["open", "stat", "lstat", "creat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}
+    ])));
+    b.sh("echo home=$HOME; echo started");
+    let out = t.run_ok(&b);
+    assert_eq!(kv(&out, "home"), "/root", "{out}");
+    assert!(out.lines().any(|l| l == "started"), "{out}");
+    t.finish();
+}
+
 /// Syscall names the runtime does not know are skipped; the rest of the rule still applies.
 #[test]
 fn unknown_syscall_name_is_skipped() {

@@ -72,7 +72,7 @@ pub fn recv_all(fd: i32, t: Duration) -> (Vec<u8>, Vec<i32>, usize) {
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
         msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = cbuf.len() * 8;
+        msg.msg_controllen = (cbuf.len() * 8) as _; // usize on glibc, u32 on musl
         let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC) };
         if n < 0 {
             break;

@@ -259,7 +259,7 @@ mod tests {
         let f = std::fs::File::open(file).ok()?;
         // SAFETY: FS_IOC_FIEMAP reads and writes the fiemap header and at most fm_extent_count
         // extents, all inside `buf`, which outlives the call.
-        if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FIEMAP, buf.as_mut_ptr()) } != 0 {
+        if unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FIEMAP as _, buf.as_mut_ptr()) } != 0 {
             return None;
         }
         let mapped = ((buf[2] >> 32) as usize).min(4);

@@ -1,7 +1,7 @@
 //! The last steps shared by a container's init and by `exec`: limits, seccomp, capabilities, user,
 //! umask, cwd, no_new_privs, the program lookup, signals and descriptors, then execve.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
 use nix::unistd::chdir;
@@ -10,7 +10,7 @@ use oci_spec::runtime::{LinuxSeccomp, Process};
 use crate::error::{Context, Error, Result};
 use crate::linux::capabilities::{self, CapSets};
 use crate::linux::seccomp::{self, Compiled};
-use crate::linux::{exec, rlimits, scheduling, user};
+use crate::linux::{exec, late_io, rlimits, scheduling, user};
 
 /// A process ready to exec: everything but the final seccomp filter (with no_new_privs it is
 /// installed as close to execve as possible) is in place.
@@ -132,12 +132,12 @@ fn ensure_cwd_inside_root(cwd: &std::path::Path) -> Result<()> {
 
 /// setgroups(2) is refused in a user namespace whose /proc/self/setgroups says "deny".
 fn setgroups_allowed() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups").map(|s| s.trim() != "deny").unwrap_or(true)
+    late_io::read_text(Path::new("/proc/self/setgroups")).map(|s| s.trim() != "deny").unwrap_or(true)
 }
 
 /// The home directory of `uid` from the container's /etc/passwd, or "/".
 fn home_of(uid: u32) -> String {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let passwd = late_io::read_text(Path::new("/etc/passwd")).unwrap_or_default();
     passwd
         .lines()
         .map(|l| l.split(':').collect::<Vec<_>>())

@@ -8,6 +8,7 @@ use nix::errno::Errno;
 use nix::unistd::{access, AccessFlags};
 
 use crate::error::{Error, Result};
+use crate::linux::late_io;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -18,7 +19,7 @@ pub fn lookup(arg0: &str, env: &[String]) -> Result<PathBuf> {
     if arg0.contains('/') {
         let p = PathBuf::from(arg0);
         return match access(&p, AccessFlags::X_OK) {
-            Ok(()) if !p.is_dir() => Ok(p),
+            Ok(()) if !late_io::is_dir(&p) => Ok(p),
             Ok(()) => Err(Error::Init(format!("exec: {arg0:?}: is a directory"))),
             Err(e) => Err(Error::Init(format!("exec: {arg0:?}: {}", crate::error::errno_text(e)))),
         };
@@ -27,7 +28,7 @@ pub fn lookup(arg0: &str, env: &[String]) -> Result<PathBuf> {
     for dir in path.split(':') {
         let dir = if dir.is_empty() { "." } else { dir };
         let cand = Path::new(dir).join(arg0);
-        if access(&cand, AccessFlags::X_OK).is_ok() && cand.is_file() {
+        if access(&cand, AccessFlags::X_OK).is_ok() && late_io::is_file(&cand) {
             return Ok(cand);
         }
     }
@@ -40,24 +41,21 @@ pub fn lookup(arg0: &str, env: &[String]) -> Result<PathBuf> {
 /// second container process can reopen it through /proc/<pid>/exe for writing and replace it
 /// (the CVE-2019-5736 class). Compared by device and inode, so every alias of the binary counts.
 pub fn refuse_runtime_binary(path: &Path) -> Result<()> {
-    use std::io::Read;
-    use std::os::unix::fs::MetadataExt;
     // The binary this process runs (a sealed view of hull's) and the host file it was sealed from.
-    let running = std::fs::metadata("/proc/self/exe").ok().map(|m| (m.dev(), m.ino()));
+    let running = late_io::stat(Path::new("/proc/self/exe")).ok().map(|m| (m.st_dev, m.st_ino));
     let installed = crate::linux::seal::origin();
     let mut cur = path.to_path_buf();
     // binfmt_script allows a chain of interpreters; the kernel stops at a depth of 5.
     for _ in 0..6 {
-        let Ok(meta) = std::fs::metadata(&cur) else { return Ok(()) };
-        let id = Some((meta.dev(), meta.ino()));
+        let Ok(meta) = late_io::stat(&cur) else { return Ok(()) };
+        let id = Some((meta.st_dev, meta.st_ino));
         if id == running || id == installed {
             return Err(Error::Init(format!(
                 "exec: {path:?} resolves to the container runtime's own binary; refusing to run it in the container"
             )));
         }
-        let mut head = [0u8; 256];
-        let n = std::fs::File::open(&cur).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
-        let Some(line) = head[..n].strip_prefix(b"#!") else { return Ok(()) };
+        let head = late_io::read_head(&cur, 256).unwrap_or_default();
+        let Some(line) = head.strip_prefix(b"#!") else { return Ok(()) };
         let line = line.split(|b| *b == b'\n').next().unwrap_or_default();
         let interp = String::from_utf8_lossy(line);
         let Some(interp) = interp.split_whitespace().next() else { return Ok(()) };

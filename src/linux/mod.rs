@@ -11,6 +11,7 @@ pub mod exe_swap;
 pub mod exec;
 pub mod host_root;
 pub mod idmap;
+pub mod late_io;
 pub mod mounts;
 pub mod namespaces;
 pub mod procfs;

@@ -7,7 +7,7 @@
 # non-zero if any scenario failed.
 #
 # Environment:
-#   HULL_CLIENTS_RUNTIME  runtime under test (default: target/x86_64-unknown-linux-gnu/release/hull). Set it to
+#   HULL_CLIENTS_RUNTIME  runtime under test (default: target/x86_64-unknown-linux-musl/release/hull). Set it to
 #                         /usr/sbin/runc to run the same scenarios against runc.
 #   HULL_CLIENTS_PEER     runtime used for the timing ratio (default /usr/sbin/runc).
 #   HULL_CLIENTS_TIMEOUT  seconds before one client command counts as hung (default 60).
@@ -26,7 +26,7 @@
 set -u
 CLIENTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$CLIENTS_DIR/../.." && pwd)
-RUNTIME=$(readlink -f "${HULL_CLIENTS_RUNTIME:-$REPO/target/x86_64-unknown-linux-gnu/release/hull}")
+RUNTIME=$(readlink -f "${HULL_CLIENTS_RUNTIME:-$REPO/target/x86_64-unknown-linux-musl/release/hull}")
 PEER=$(readlink -f "${HULL_CLIENTS_PEER:-/usr/sbin/runc}")
 RUNTIME_NAME=$(basename "$RUNTIME")
 TIMEOUT=${HULL_CLIENTS_TIMEOUT:-60}

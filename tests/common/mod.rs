@@ -236,7 +236,7 @@ pub fn cgroup_v2() -> bool {
     let c = std::ffi::CString::new(CG_ROOT).unwrap();
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: statfs writes into `st`, which outlives the call.
-    unsafe { libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type == libc::CGROUP2_SUPER_MAGIC }
+    unsafe { libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type as i64 == libc::CGROUP2_SUPER_MAGIC }
 }
 
 /// Every cgroup hierarchy directory: the v1 controllers and `unified` under /sys/fs/cgroup on a

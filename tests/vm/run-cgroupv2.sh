@@ -116,7 +116,7 @@ for m in $modules; do cp "$kdir/modules/$m.ko" "$ird"/lib/modules/; done
 echo $modules > "$ird"/lib/modules/order   # /init loads them in this order
 put() { mkdir -p "$ird$(dirname "$1")" && cp -L "$1" "$ird$1"; }
 with_libs() { for lib in $(ldd "$1" | grep -o '/[^ ]*'); do [ -e "$ird$lib" ] || put "$lib"; done; }
-for b in "$repo/target/x86_64-unknown-linux-gnu/debug/hull" $bins; do
+for b in "$repo/target/x86_64-unknown-linux-musl/debug/hull" $bins; do
     put "$b" && strip "$ird$b" && with_libs "$b"
 done
 # CRIU for tests/checkpoint.rs (the host's kernel fails `criu check`; this one passes).
@@ -156,7 +156,7 @@ mkdir -p "$ird"/usr/lib/hull-vm && cp "$here/run-tests" "$ird"/usr/lib/hull-vm/
 if [ "$VM_BENCH" = 1 ]; then
     # hull's release build, crun and hyperfine with their libraries, and a bundle per runtime
     # (the bench's: the runc spec template's true container, its own cgroup).
-    for b in "$repo/target/x86_64-unknown-linux-gnu/release/hull" "$(command -v crun)" "$(command -v hyperfine)"; do
+    for b in "$repo/target/x86_64-unknown-linux-musl/release/hull" "$(command -v crun)" "$(command -v hyperfine)"; do
         put "$b" && with_libs "$b"
     done
     cp "$here/bench-v2" "$ird"/usr/lib/hull-vm/
@@ -175,10 +175,10 @@ mkdir -p "$ird$(dirname "$rootfs")" && cp -a "$rootfs" "$ird$rootfs"
 cp "$here/init" "$ird/init" && chmod 755 "$ird/init"
 { printf 'SYSTEMD=%q\n' "$VM_SYSTEMD"; printf 'TESTS=%q\n' "$(echo $bins)"
   printf 'FILTER=%q\n' "$VM_FILTER"
-  printf 'HULL=%q\n' "$repo/target/x86_64-unknown-linux-gnu/debug/hull"
+  printf 'HULL=%q\n' "$repo/target/x86_64-unknown-linux-musl/debug/hull"
   if [ "$VM_BENCH" = 1 ]; then
       printf 'BENCH=/usr/lib/hull-vm/bench-v2\nBENCH_DIR=/usr/lib/hull-vm/bench\n'
-      printf 'BENCH_HULL=%q\n' "$repo/target/x86_64-unknown-linux-gnu/release/hull"
+      printf 'BENCH_HULL=%q\n' "$repo/target/x86_64-unknown-linux-musl/release/hull"
       printf 'BENCH_ROUNDS=%q\nBENCH_RUNS=%q\n' "${VM_BENCH_ROUNDS:-3}" "${VM_BENCH_RUNS:-10}"
   fi; } > "$ird/etc/hull-vm.conf"
 # Uncompressed: unpacking gzip under emulation costs more (0.8 s) than qemu loading 40 MB.

@@ -1,5 +1,6 @@
 //! Builds the in-container checker (src/bin/oci-checker.rs) as a STATIC executable
-//! with plain rustc (`-C target-feature=+crt-static`, glibc's libc.a) and lets the
+//! with plain rustc (`-C target-feature=+crt-static`, for the build's target: musl with
+//! hull's configuration, glibc's libc.a for a gnu target) and lets the
 //! runner embed it with include_bytes!.  The checker uses only std, so no crate
 //! graph is needed.  If static linking fails (no libc.a), an empty file is
 //! embedded and the runner asks for `--checker PATH` instead.

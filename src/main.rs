@@ -22,6 +22,7 @@ pub extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> l
     use std::os::unix::ffi::OsStrExt;
     // SAFETY: setting a signal's disposition to SIG_IGN touches no memory of ours; no threads exist.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    hull::linux::exe_swap::protect_relro();
     // The arguments are read here rather than through std::env::args(), which without the Rust
     // runtime's start-up is filled only on glibc (from .init_array), not on musl.
     let args = (0..argc.max(0) as usize)

@@ -230,3 +230,52 @@ fn rootless_default_root_is_under_xdg_runtime_dir() {
     out.assert_ok();
     t.finish();
 }
+
+/// The page-aligned RELRO range of an ELF64 executable (PT_GNU_RELRO; the start rounded down,
+/// the end rounded down, as glibc's loader protects it), from its program headers.
+fn relro_pages(elf: &[u8]) -> Option<(u64, u64)> {
+    let u16_at = |o: usize| u16::from_le_bytes(elf[o..o + 2].try_into().unwrap()) as usize;
+    let u32_at = |o: usize| u32::from_le_bytes(elf[o..o + 4].try_into().unwrap());
+    let u64_at = |o: usize| u64::from_le_bytes(elf[o..o + 8].try_into().unwrap());
+    let (phoff, phentsize, phnum) = (u64_at(0x20) as usize, u16_at(0x36), u16_at(0x38));
+    (0..phnum).map(|i| phoff + i * phentsize).find(|&h| u32_at(h) == 0x6474_e552).map(|h| {
+        let (vaddr, memsz) = (u64_at(h + 16), u64_at(h + 40));
+        (vaddr & !0xfff, (vaddr + memsz) & !0xfff)
+    })
+}
+
+/// A verb that sets no container process up (here `events`, which stays) runs with its
+/// relocation-read-only data (GOT, .init_array, vtables) read-only, as a glibc program's start-up
+/// makes it: musl's static start-up leaves it writable, and hull protects it itself.
+#[test]
+fn relocation_read_only_data_is_read_only() {
+    let Some(t) = setup("cli_relro") else { return };
+    if !is_hull() {
+        return t.finish();
+    }
+    let (start, end) = relro_pages(&fs::read(t.bin()).unwrap()).expect("hull's binary has a PT_GNU_RELRO segment");
+    assert!(start < end, "RELRO covers no whole page: {start:#x}-{end:#x}");
+    let id = t.id();
+    let mut b = t.bundle();
+    b.args(&["sleep", "100000"]);
+    t.create(&b);
+    let events = t.rt_spawn(&["events", "--interval", "1h", &id]);
+    let maps_path = format!("/proc/{}/maps", events.pid());
+    // The stats line comes once the verb is past its start-up.
+    wait_for("events to print its first stats", || (!events.stdout_now().is_empty()).then_some(()));
+    let maps = fs::read_to_string(&maps_path).unwrap();
+    let line = maps
+        .lines()
+        .find(|l| {
+            let (a, b) = l.split_whitespace().next().unwrap().split_once('-').unwrap();
+            let (a, b) = (u64::from_str_radix(a, 16).unwrap(), u64::from_str_radix(b, 16).unwrap());
+            a <= start && start < b
+        })
+        .unwrap_or_else(|| panic!("no mapping holds RELRO at {start:#x}:\n{maps}"));
+    assert!(line.split_whitespace().nth(1).unwrap().starts_with("r--"), "RELRO {start:#x}-{end:#x} is writable: {line}\n{maps}");
+    // SAFETY: kill(2) on the events process this test spawned.
+    unsafe { libc::kill(events.pid(), libc::SIGKILL) };
+    let _ = events.wait();
+    t.rt(&["delete", "--force", &id]).assert_ok();
+    t.finish();
+}

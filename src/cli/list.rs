@@ -16,8 +16,8 @@ pub struct ListArgs {
     pub quiet: bool,
 }
 
-/// The user name of a uid from the host's /etc/passwd, read directly (hull is linked
-/// statically, so glibc's NSS modules are not used), as Go's os/user does for runc.
+/// The user name of a uid from the host's /etc/passwd, read directly (hull is a static musl
+/// binary: no NSS modules), as Go's os/user does for runc.
 fn user_name(uid: u32) -> Option<String> {
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|l| {

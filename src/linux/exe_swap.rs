@@ -1,9 +1,9 @@
 //! Run from the sealed view of hull's binary without executing it again.
 //!
 //! `seal` makes a view of the binary that nobody can write (a read-only overlayfs file, or a
-//! sealed memfd copy) and used to re-execute hull from it: a second execve, glibc's start-up
-//! again (whose cpuid instructions trap in a VM) and every page faulted in again, about half a
-//! millisecond of each create, run and exec. Here the running process moves onto the view
+//! sealed memfd copy) and used to re-execute hull from it: a second execve, the C library's
+//! start-up again (glibc's, whose cpuid instructions trap in a VM, when hull was built on it)
+//! and every page faulted in again, about half a millisecond of each create, run and exec. Here the running process moves onto the view
 //! instead:
 //!
 //! 1. The view must hold the very bytes this process runs: its first page (ELF header, program
@@ -39,6 +39,18 @@ pub fn swap(view: &File) -> Result<(), String> {
     segments.remap_read_only(view)?;
     segments.move_writable_to_anonymous()?;
     set_exe_file(view)
+}
+
+/// Make the running image's RELRO range (GOT, .init_array, .data.rel.ro: written only while
+/// relocating, which a static non-PIE binary never does) read-only, as glibc's start-up does and
+/// musl's static start-up does not. Every verb calls it first; `swap` keeps it so.
+pub fn protect_relro() {
+    let Ok(segments) = Segments::of_running_image() else { return };
+    if let Some((a, b)) = segments.relro().filter(|&(a, b)| a < b) {
+        // SAFETY: [a, b) is the image's own RELRO range, whole pages of a mapped segment that no
+        // code writes after start-up.
+        unsafe { libc::mprotect(a as *mut libc::c_void, b - a, libc::PROT_READ) };
+    }
 }
 
 fn last_error(what: &str) -> String {
@@ -129,12 +141,17 @@ impl Segments {
         Ok(())
     }
 
-    fn move_writable_to_anonymous(&self) -> Result<(), String> {
-        // The RELRO range, read-only since start-up (glibc rounds its end down).
-        let relro = self.headers.iter().find(|p| p.p_type == libc::PT_GNU_RELRO).map(|p| {
+    /// The whole pages of the RELRO range (its end rounded down, as glibc does).
+    fn relro(&self) -> Option<(usize, usize)> {
+        self.headers.iter().find(|p| p.p_type == libc::PT_GNU_RELRO).map(|p| {
             let a = p.p_vaddr as usize + self.bias;
             (trunc(a), trunc(a + p.p_memsz as usize))
-        });
+        })
+    }
+
+    fn move_writable_to_anonymous(&self) -> Result<(), String> {
+        // The RELRO range stays read-only (protect_relro).
+        let relro = self.relro();
         const RW: i32 = libc::PROT_READ | libc::PROT_WRITE;
         for p in self.loads().filter(|p| p.p_flags & libc::PF_W != 0) {
             let (start, end) = self.file_pages(p);

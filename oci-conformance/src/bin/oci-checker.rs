@@ -49,7 +49,6 @@ extern "C" {
     fn isatty(fd: c_int) -> c_int;
     fn statvfs(path: *const i8, buf: *mut [u64; 14]) -> c_int;
     fn clock_gettime(clk: c_int, ts: *mut [i64; 2]) -> c_int;
-    fn sched_getscheduler(pid: c_int) -> c_int;
     fn getpriority(which: c_int, who: u32) -> c_int;
     fn personality(p: u64) -> c_int;
     fn __errno_location() -> *mut c_int;
@@ -426,7 +425,8 @@ fn tty() -> J {
 
 fn sched() -> J {
     let mut o = J::obj();
-    o.set("policy", n(unsafe { sched_getscheduler(0) }));
+    // The raw system call: musl's sched_getscheduler() is a stub that fails with ENOSYS.
+    o.set("policy", n(unsafe { syscall(145, 0i64) })); // sched_getscheduler(0)
     set_errno(0);
     let p = unsafe { getpriority(0, 0) };
     o.set("nice", if errno() == 0 { n(p) } else { J::Null });

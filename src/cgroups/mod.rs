@@ -604,12 +604,14 @@ pub fn remove(record: &CgroupRecord) -> Result<()> {
     }
     let rel = record.rel();
     let mut left = Vec::new();
+    // One grace for all the hierarchies (keeps_live_processes).
+    let grace_end = std::time::Instant::now() + Duration::from_millis(500);
     for dir in &record.created_dirs {
         match fs::remove_dir(dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             // What is alive there belongs to another container sharing the cgroup: left to it.
-            Err(_) if dir.ends_with(rel) && !record.shares_pid_ns && has_live_processes(dir) => left.push(dir),
+            Err(_) if dir.ends_with(rel) && !record.shares_pid_ns && keeps_live_processes(dir, grace_end) => left.push(dir),
             Err(_) if dir.ends_with(rel) => {
                 if record.shares_pid_ns && !kill_all(record) {
                     let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
@@ -737,6 +739,20 @@ fn hierarchy_roots(setup: &CgroupSetup) -> Vec<PathBuf> {
         (CgroupSetup::Unified, _) | (_, Err(_)) => vec![PathBuf::from(CGROUP_ROOT)],
         (_, Ok(rd)) => rd.flatten().map(|e| e.path()).collect(),
     }
+}
+
+/// True when a process listed in the cgroup is still alive at `grace_end`. A process killed a
+/// moment before (`kill --all` goes through cgroup.kill, which returns before anything has died)
+/// is listed, and not yet a zombie, while it exits: it is the container's own, not another
+/// container's.
+fn keeps_live_processes(dir: &Path, grace_end: std::time::Instant) -> bool {
+    while has_live_processes(dir) {
+        if std::time::Instant::now() >= grace_end {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
 }
 
 /// True when a process listed in the cgroup is alive (not a zombie being released).

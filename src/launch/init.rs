@@ -155,7 +155,7 @@ fn setup(ctx: &InitCtx) -> Result<Error> {
     ctx.chan.send(&Msg::Ready)?;
 
     // Blocks until `start` opens the fifo for reading.
-    let fifo = crate::linux::late_io::open(std::path::Path::new(&format!("/proc/self/fd/{}", ctx.fifo_fd)), OFlag::O_WRONLY)
+    let fifo = crate::linux::open_fd(format!("/proc/self/fd/{}", ctx.fifo_fd).as_str(), OFlag::O_WRONLY)
         .ctx(|| "open exec fifo".into())?;
     // `start` is waiting on the fifo: a failure from here on goes to it as the fifo's content.
     let released = (|| {

@@ -3,8 +3,8 @@
 //! `seal` makes a view of the binary that nobody can write (a read-only overlayfs file, or a
 //! sealed memfd copy) and used to re-execute hull from it: a second execve, the C library's
 //! start-up again (glibc's, whose cpuid instructions trap in a VM, when hull was built on it)
-//! and every page faulted in again, about half a millisecond of each create, run and exec. Here the running process moves onto the view
-//! instead:
+//! and every page faulted in again, about half a millisecond of each create, run and exec.
+//! Here the running process moves onto the view instead:
 //!
 //! 1. The view must hold the very bytes this process runs: its first page (ELF header, program
 //!    headers and build-id note) must equal the loaded image's.

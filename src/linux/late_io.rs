@@ -1,24 +1,17 @@
 //! File access for the last steps of a container's process, which may run under the container's
 //! own seccomp filter (without no_new_privs the filter goes in before the capabilities are
-//! dropped). Only openat(2) and newfstatat(2) here: musl's `open`, `stat` and even `fstatat` on
-//! AT_FDCWD (and so Rust's `File::open` and `fs::metadata` on musl) make the older open(2) and
-//! stat(2) calls, which a profile written for, or recorded from, glibc and Go programs (runc
-//! included) may refuse.
+//! dropped). Only openat(2) (`linux::open_fd`) and newfstatat(2) here: musl's `open`, `stat` and
+//! even `fstatat` on AT_FDCWD (and so Rust's `File::open` and `fs::metadata` on musl) make the
+//! older open(2) and stat(2) calls, which a profile written for, or recorded from, glibc and Go
+//! programs (runc included) may refuse.
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::sys::stat::{FileStat, Mode, SFlag};
-
-/// openat(AT_FDCWD, path, flags | O_CLOEXEC).
-pub fn open(path: &Path, flags: OFlag) -> Result<OwnedFd, Errno> {
-    let fd = nix::fcntl::openat(None, path, flags | OFlag::O_CLOEXEC, Mode::empty())?;
-    // SAFETY: openat just returned this descriptor; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
+use nix::sys::stat::{FileStat, SFlag};
 
 /// newfstatat(AT_FDCWD, path, 0): the file a path names, symlinks followed. Made as a raw
 /// system call: musl turns fstatat(AT_FDCWD, path, 0) into stat(2).
@@ -52,7 +45,7 @@ fn kind(s: &FileStat) -> SFlag {
 
 /// Up to `limit` bytes from the start of a file, read in steps of at most 4 KB.
 pub fn read_head(path: &Path, limit: usize) -> Result<Vec<u8>, Errno> {
-    let fd = open(path, OFlag::O_RDONLY)?;
+    let fd = super::open_fd(path, OFlag::O_RDONLY)?;
     let mut out = Vec::new();
     let mut chunk = [0u8; 4096];
     while out.len() < limit {

@@ -68,14 +68,16 @@ pub fn mountinfo_entries(info: &str) -> impl Iterator<Item = (&str, &str, &str)>
 pub fn read_proc_text(path: &str) -> std::io::Result<String> {
     use std::io::Read;
     let mut text = String::with_capacity(16 * 1024);
-    std::fs::File::open(path)?.read_to_string(&mut text)?;
+    std::fs::File::from(open_fd(path, OFlag::O_RDONLY)?).read_to_string(&mut text)?;
     Ok(text)
 }
 
-/// open(2) returning an owned descriptor (nix 0.29's `open` returns a raw one).
+/// openat(AT_FDCWD, path, flags | O_CLOEXEC) returning an owned descriptor (nix 0.29's `open`
+/// returns a raw one). openat rather than musl's open(): that one makes the older open(2) call,
+/// which a seccomp profile may refuse (`late_io`), and adds an fcntl(F_SETFD) after it.
 pub fn open_fd<P: ?Sized + nix::NixPath>(path: &P, flags: OFlag) -> Result<OwnedFd, Errno> {
-    let fd = nix::fcntl::open(path, flags | OFlag::O_CLOEXEC, Mode::empty())?;
-    // SAFETY: open just returned this descriptor; nothing else owns it.
+    let fd = nix::fcntl::openat(None, path, flags | OFlag::O_CLOEXEC, Mode::empty())?;
+    // SAFETY: openat just returned this descriptor; nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 

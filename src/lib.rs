@@ -11,6 +11,8 @@ pub mod container;
 pub mod criu;
 pub mod error;
 pub mod fault;
+#[cfg(target_env = "musl")]
+pub mod heap;
 pub mod hooks;
 pub mod launch;
 pub mod linux;

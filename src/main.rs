@@ -9,10 +9,10 @@
 
 /// musl's own allocator returns small blocks to the kernel as they are freed (munmap, madvise),
 /// which cost a `run` more system calls and page faults than glibc's allocator saved; dlmalloc
-/// (the allocator Rust's standard library uses on wasm) keeps them, as glibc's does.
+/// (the allocator Rust's standard library uses on wasm) keeps them, as glibc's does (src/heap.rs).
 #[cfg(target_env = "musl")]
 #[global_allocator]
-static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOC: hull::heap::Heap = hull::heap::Heap::new();
 
 #[cfg(not(test))]
 #[no_mangle]

@@ -25,10 +25,10 @@ use oci_spec::runtime::{LinuxIdMapping, Mount};
 use super::mounts::{mount_setattr, parse_options};
 use crate::error::{Context, Error, Result};
 
-const OPEN_TREE_CLONE: u32 = 1;
+pub(super) const OPEN_TREE_CLONE: u32 = 1;
 const AT_RECURSIVE: u32 = 0x8000;
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
-const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
+pub(super) const MOVE_MOUNT_F_EMPTY_PATH: u32 = 0x4;
 const MOVE_MOUNT_T_EMPTY_PATH: u32 = 0x40;
 
 /// Whether a config mount asks for an idmapping: mappings given, or `idmap`/`ridmap`.

@@ -81,9 +81,24 @@ pub fn open_fd<P: ?Sized + nix::NixPath>(path: &P, flags: OFlag) -> Result<Owned
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// True when this process runs in a user namespace that is not the initial one (its uid_map is
+/// True when the runtime runs in a user namespace that is not the initial one (its uid_map is
 /// not the identity): as root of rootless podman's namespace, or under `unshare -r`. Its root
-/// cannot make device nodes, and owns only what its namespace maps.
+/// cannot make device nodes, and owns only what its namespace maps. Read once and kept, so the
+/// init, a clone of the runtime that has asked already, needs no /proc lookup of its own: the
+/// answer stays the runtime's namespace's (an init in a user namespace of the container's own
+/// knows that from its config first, launch/init.rs).
 pub fn runtime_in_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+    use std::sync::atomic::{AtomicU8, Ordering};
+    /// 0: not read yet; 1: no; 2: yes.
+    static ANSWER: AtomicU8 = AtomicU8::new(0);
+    match ANSWER.load(Ordering::Relaxed) {
+        1 => false,
+        2 => true,
+        _ => {
+            let yes = std::fs::read_to_string("/proc/self/uid_map")
+                .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"]);
+            ANSWER.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+            yes
+        }
+    }
 }

@@ -11,8 +11,8 @@ use nix::mount::{umount2, MntFlags, MsFlags};
 use nix::unistd::{chdir, chroot, fchdir, pivot_root};
 use oci_spec::runtime::Mount;
 
-use super::mounts::{mount_raw, remount_bind, without, MountCtx, MountOptions};
-use super::safe_path::{create_in_root, fd_path, open_in_root, Kind};
+use super::mounts::{bind_fd, mount_on, mount_raw, remount_bind, remount_bind_on, without, MountCtx, MountOptions};
+use super::safe_path::{create_in_root, open_in_root, Kind};
 use crate::error::{Context, Error, Result};
 
 /// Make the mount tree of the new mount namespace stop propagating to the host, then bind the
@@ -106,20 +106,20 @@ pub fn mount_cgroup(ctx: &MountCtx, m: &Mount, opts: &MountOptions) -> Result<()
         let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
         let rel = own.lines().find_map(|l| l.strip_prefix("0::/")).map(Path::new).unwrap_or(rel);
         if ctx.new_cgroupns {
-            mount_raw(Some(Path::new("cgroup2")), &fd_path(&target), Some("cgroup2"), flags, None)
+            mount_on(Some(Path::new("cgroup2")), &target, Some("cgroup2"), flags, None)
                 .map_err(|e| err("cgroup2", e))?;
         } else {
             let src = Path::new("/sys/fs/cgroup").join(rel);
-            mount_raw(Some(&src), &fd_path(&target), None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+            mount_on(Some(&src), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
                 .map_err(|e| err("bind", e))?;
             let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| err("", e))?;
-            remount_bind(&fd_path(&mounted), flags, ctx.in_userns).map_err(|e| err("remount", e))?;
+            remount_bind_on(&mounted, flags, ctx.in_userns).map_err(|e| err("remount", e))?;
         }
         return Ok(());
     }
     // v1 or hybrid: a tmpfs holding every hierarchy the host has mounted under /sys/fs/cgroup.
     let tmpfs_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    mount_raw(Some(Path::new("tmpfs")), &fd_path(&target), Some("tmpfs"), tmpfs_flags, Some("mode=755"))
+    mount_on(Some(Path::new("tmpfs")), &target, Some("tmpfs"), tmpfs_flags, Some("mode=755"))
         .map_err(|e| err("tmpfs", e))?;
     // The tmpfs just made, seen by this process alone: its directories are made and opened
     // relative to it, without a lookup from the rootfs for each.
@@ -131,22 +131,22 @@ pub fn mount_cgroup(ctx: &MountCtx, m: &Mount, opts: &MountOptions) -> Result<()
         let inner = without(flags, MsFlags::MS_RDONLY);
         if ctx.new_cgroupns {
             let data = if fstype == "cgroup2" { None } else { Some(options.as_str()) };
-            mount_raw(Some(Path::new("cgroup")), &fd_path(&t), Some(&fstype), inner | (flags & MsFlags::MS_RDONLY), data)
+            mount_on(Some(Path::new("cgroup")), &t, Some(&fstype), inner | (flags & MsFlags::MS_RDONLY), data)
                 .map_err(|e| err(&name, e))?;
         } else {
             let src = Path::new("/sys/fs/cgroup").join(&name).join(rel);
             if !src.exists() {
                 continue;
             }
-            mount_raw(Some(&src), &fd_path(&t), None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+            mount_on(Some(&src), &t, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
                 .map_err(|e| err(&name, e))?;
             let mounted = open_in_root(ctx.rootfs, &sub).map_err(|e| err(&name, e))?;
-            remount_bind(&fd_path(&mounted), flags, ctx.in_userns).map_err(|e| err(&name, e))?;
+            remount_bind_on(&mounted, flags, ctx.in_userns).map_err(|e| err(&name, e))?;
         }
     }
     if flags.contains(MsFlags::MS_RDONLY) {
-        remount_bind(&fd_path(&tree), tmpfs_flags | MsFlags::MS_RDONLY, ctx.in_userns)
-            .or_else(|_| mount_raw(None, &fd_path(&tree), None, MsFlags::MS_REMOUNT | tmpfs_flags | MsFlags::MS_RDONLY, Some("mode=755")))
+        remount_bind_on(&tree, tmpfs_flags | MsFlags::MS_RDONLY, ctx.in_userns)
+            .or_else(|_| mount_on(None, &tree, None, MsFlags::MS_REMOUNT | tmpfs_flags | MsFlags::MS_RDONLY, Some("mode=755")))
             .map_err(|e| err("read-only remount", e))?;
     }
     Ok(())
@@ -305,12 +305,12 @@ pub fn mask_path(path: &Path, null: &OwnedFd, empty: &mut Option<OwnedFd>) -> Re
         Err(e) => return Err(Error::io("stat masked path", path, e)),
     };
     let res = match (meta.is_dir(), empty.as_ref()) {
-        (true, Some(first)) => mount_raw(Some(&fd_path(first)), path, None, MsFlags::MS_BIND, None),
+        (true, Some(first)) => bind_fd(first, path),
         (true, None) => mount_raw(Some(Path::new("tmpfs")), path, Some("tmpfs"), MsFlags::MS_RDONLY, Some("size=0k")).and_then(|()| {
             *empty = Some(super::open_fd(path, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW)?);
             Ok(())
         }),
-        (false, _) => mount_raw(Some(&fd_path(null)), path, None, MsFlags::MS_BIND, None),
+        (false, _) => bind_fd(null, path),
     };
     match res {
         Ok(()) | Err(Errno::ENOENT) => Ok(()),

@@ -30,15 +30,16 @@ objs=""
 for a in "$@"; do
   case $a in *.o) objs="$objs $a" ;; esac
 done
+: > "$tmp/mangled"
 if [ -n "$objs" ]; then
   # shellcheck disable=SC2086 # one word per object
   nm --defined-only -j $objs 2> /dev/null | sort -u > "$tmp/mangled"
-  c++filt --format=rust < "$tmp/mangled" | sed -E 's/\[[0-9a-f]+\]//g' > "$tmp/demangled"
-  paste "$tmp/mangled" "$tmp/demangled" | awk -F'\t' 'NR == FNR { if (!($0 in want)) want[$0] = NR; next }
-      ($2 in want) { print want[$2] "\t" $1 }' "$list" - | sort -n -s -k1,1 | cut -f2 > "$tmp/order"
 fi
-# C functions (musl's) are listed under their own names.
-grep -v '::' "$list" >> "$tmp/order"
+c++filt --format=rust < "$tmp/mangled" | sed -E 's/\[[0-9a-f]+\]//g' > "$tmp/demangled"
+# Each listed name at its place in the list: Rust functions as the objects' mangled names, C
+# functions (musl's, in libc.a rather than the objects) under their own names.
+paste "$tmp/mangled" "$tmp/demangled" | awk -F'\t' 'NR == FNR { if (!($0 in want)) want[$0] = NR; if ($0 !~ /::/) print NR "\t" $0; next }
+    ($2 in want) { print want[$2] "\t" $1 }' "$list" - | sort -n -s -k1,1 | cut -f2 | awk '!seen[$0]++' > "$tmp/order"
 cc "$@" -B"$gccld" -fuse-ld=lld -Wl,--symbol-ordering-file="$tmp/order" -Wl,--no-warn-symbol-ordering
 rc=$?
 rm -rf "$tmp"

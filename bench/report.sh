@@ -92,14 +92,14 @@ row() { # row LABEL NAME UNIT
   row "state, $n containers present (ms)" "state_ms_$n"
   row "list, $n containers present (ms)" "list_ms_$n"
   row "delete --force of a created container (ms, mean of $n)" delete_ms
-  row "throughput: 100 runs 4 at a time (containers/s, higher is better; median of 9 rounds)" throughput_per_s
+  row "throughput: 100 runs 4 at a time (containers/s, higher is better; median of $(get throughput_rounds.hull | tr / "\n" | wc -l) rounds)" throughput_per_s
   row "peak RSS of run (KB, median of 9)" rss_kb.run
   row "peak RSS of create (KB, median of 9)" rss_kb.create
   row "user CPU of run (ms, mean of 30)" run.user_ms
   row "system CPU of run (ms, mean of 30)" run.system_ms
   row "binary size (bytes)" size
   echo
-  echo "Throughput, each of the nine rounds (containers/s): hull $(get throughput_rounds.hull), runc"
+  echo "Throughput, each of the $(get throughput_rounds.hull | tr / "\n" | wc -l) rounds (containers/s): hull $(get throughput_rounds.hull), runc"
   echo "$(get throughput_rounds.runc), crun $(get throughput_rounds.crun); the table gives the median round."
   echo "Each round's own ratio, hull/crun: $(get throughput_ratio_rounds.crun) (median"
   echo "$(get throughput_ratio_median.crun)); hull/runc: $(get throughput_ratio_rounds.runc) (median"

@@ -4,7 +4,7 @@
 # mount hidden, see TESTING.md):
 #   - exec of `true` into a running container (hyperfine);
 #   - state and list with N containers present, and the delete of each of them;
-#   - throughput: 100 `run`s, 4 at a time, in containers per second (median of nine rounds, and
+#   - throughput: 100 `run`s, 4 at a time, in containers per second (median of fifteen rounds, and
 #     the median of the rounds' own ratios);
 #   - peak RSS of `run` and of `create` (GNU time, the runtime and what it waited for);
 #   - user and system CPU of `run` (hyperfine);
@@ -19,6 +19,8 @@ set -eu
 hull=$(realpath "${1:?usage: suite.sh HULL_BINARY OUT [N]}")
 out=$(realpath -m "${2:?usage: suite.sh HULL_BINARY OUT [N]}")
 n=${3:-1000}
+tp_rounds=15
+tp_median=$(( (tp_rounds + 1) / 2 ))
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 work=$(mktemp -d /tmp/hull-bench-suite.XXXXXX)
@@ -115,16 +117,17 @@ for rt in hull runc crun; do
   say "delete_ms.\$rt" "\$(awk -v a=\$t0 -v b=\$t1 'BEGIN { printf "%.2f", (b - a) * 1000 / $n }')"
   rm -rf /run/hull-bench-\$rt
 done
-# throughput: 100 runs, 4 at a time, in nine rounds; the runtimes' order goes through all six
-# permutations, so that each runs as often before as after each other one. Each batch starts a
-# second after the last one ended, so that the kernel's deferred clean-up of one runtime's
-# containers (network namespaces, cgroups) is not billed to the next. Reported: the median
-# round of each runtime, and the median of the rounds' own hull/crun and hull/runc ratios (the
-# two runtimes of a round ran within seconds of each other, so a slow minute of the machine
-# moves both).
-for order in "hull runc crun" "crun runc hull" "runc crun hull" "hull crun runc" "crun hull runc" "runc hull crun" \
-    "hull runc crun" "crun runc hull" "runc crun hull"; do
-  for rt in \$order; do
+# throughput: 100 runs, 4 at a time, in fifteen rounds; the runtimes' order goes through the six
+# permutations in turn, so that each runs about as often before as after each other one. Each
+# batch starts a second after the last one ended, so that the kernel's deferred clean-up of one
+# runtime's containers (network namespaces, cgroups) is not billed to the next. Reported: the
+# median round of each runtime, and the median of the rounds' own hull/crun and hull/runc ratios
+# (the two runtimes of a round ran within seconds of each other, so a slow minute of the machine
+# moves both). A single round's ratio moves by 10-15 % on these shared VMs: fifteen rounds (nine
+# before) keep the medians within a few percent.
+orders=("hull runc crun" "crun runc hull" "runc crun hull" "hull crun runc" "crun hull runc" "runc hull crun")
+for round in \$(seq $tp_rounds); do
+  for rt in \${orders[\$(( (round - 1) % 6 ))]}; do
     r="\$(bin \$rt) --root /run/hull-bench-\$rt"
     sleep 1
     t0=\$(date +%s.%N)
@@ -135,10 +138,10 @@ for order in "hull runc crun" "crun runc hull" "runc crun hull" "hull crun runc"
 done
 for rt in runc crun; do
   say "throughput_ratio_rounds.\$rt" "\$(paste -d' ' $work/tp.hull $work/tp.\$rt | awk '{ printf "%s%.2f", (NR > 1 ? "/" : ""), \$1 / \$2 }')"
-  say "throughput_ratio_median.\$rt" "\$(paste -d' ' $work/tp.hull $work/tp.\$rt | awk '{ printf "%.2f\\n", \$1 / \$2 }' | sort -n | sed -n 5p)"
+  say "throughput_ratio_median.\$rt" "\$(paste -d' ' $work/tp.hull $work/tp.\$rt | awk '{ printf "%.2f\\n", \$1 / \$2 }' | sort -n | sed -n ${tp_median}p)"
 done
 for rt in hull runc crun; do
-  say "throughput_per_s.\$rt" "\$(sort -n $work/tp.\$rt | sed -n 5p)"
+  say "throughput_per_s.\$rt" "\$(sort -n $work/tp.\$rt | sed -n ${tp_median}p)"
   say "throughput_rounds.\$rt" "\$(paste -sd/ $work/tp.\$rt)"
   rm -rf /run/hull-bench-\$rt
 done

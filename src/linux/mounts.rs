@@ -234,14 +234,23 @@ pub fn bind_fd(src: &OwnedFd, target: &Path) -> std::result::Result<(), Errno> {
 }
 
 /// Run `f` with a path naming exactly the file `target` is. A directory becomes the working
-/// directory and is named "."; anything else is named by its /proc/self/fd link. The link costs a
-/// walk through /proc/<pid>, whose first lookup in a process makes its entries (about 25 us in a
-/// fresh init, then about 2 us each): the init mounts on twenty-odd directories. Every step that
-/// follows the mounts sets its own working directory (hooks, pivot_root or chroot, process.cwd).
+/// directory for the call and is named "."; anything else is named by its /proc/self/fd link.
+/// The link costs a walk through /proc/<pid>, whose first lookup in a process makes its entries
+/// (about 25 us in a fresh init, then about 2 us each): the init mounts on twenty-odd
+/// directories. The working directory is put back afterwards (a relative mount source, a block
+/// device's path say, is still looked up from where the runtime was started); where it could
+/// not be put back, the link is used. For the rootfs being built, before pivot_root or chroot:
+/// the directory put back is the runtime's.
 fn at_target<T>(target: &OwnedFd, f: impl FnOnce(&Path) -> std::result::Result<T, Errno>) -> std::result::Result<T, Errno> {
-    match nix::unistd::fchdir(target.as_raw_fd()) {
-        Ok(()) => f(Path::new(".")),
-        Err(_) => f(&fd_path(target)),
+    static START: std::sync::OnceLock<Option<OwnedFd>> = std::sync::OnceLock::new();
+    let start = START.get_or_init(|| super::open_fd(".", nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY).ok());
+    match start {
+        Some(start) if nix::unistd::fchdir(target.as_raw_fd()).is_ok() => {
+            let r = f(Path::new("."));
+            nix::unistd::fchdir(start.as_raw_fd())?;
+            r
+        }
+        _ => f(&fd_path(target)),
     }
 }
 

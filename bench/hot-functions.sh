@@ -17,6 +17,8 @@ cleanup() {
   "$work/hull" --root /run/hull-hot delete --force hot > /dev/null 2>&1 || true
   rm -rf /run/hull-hot
   [ -x "$work/hull" ] && perf buildid-cache -r "$work/hull" 2> /dev/null
+  # perf keeps a directory per binary path it cached: this run's, and nothing else of ~/.debug.
+  rm -rf "${HOME:-/root}/.debug$work"
   rm -rf "$work"
   for d in /sys/fs/cgroup/*/hull-bench /sys/fs/cgroup/hull-bench; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
   true
@@ -48,7 +50,7 @@ for i in \$(seq \$(( $runs / 10 ))); do \$r create --bundle $work/true hot > /de
 for i in \$(seq \$(( $runs / 10 ))); do \$r exec hot true; \$r state hot > /dev/null; \$r list > /dev/null; done
 \$r delete --force hot
 LOAD
-unshare --mount --propagation private perf record -q --buildid-mmap -e cpu-clock:u -F 40000 -o "$work/perf.data" -- sh "$work/load.sh"
+unshare --mount --propagation private perf record -q -N --buildid-mmap -e cpu-clock:u -F 40000 -o "$work/perf.data" -- sh "$work/load.sh"
 # The order, in groups, each hottest first: what create, run and exec run before they move onto
 # the sealed view (samples from the installed file, in processes that also have samples from the
 # view: every page they fault there is faulted again from the view afterwards, so those pages

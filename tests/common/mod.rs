@@ -240,7 +240,8 @@ pub fn cgroup_v2() -> bool {
 }
 
 /// Every cgroup hierarchy directory: the v1 controllers and `unified` under /sys/fs/cgroup on a
-/// v1 or hybrid host, /sys/fs/cgroup itself on a v2 host.
+/// v1 or hybrid host, /sys/fs/cgroup itself on a v2 host. Only directories with a cgroup.procs
+/// file: anything else in the tmpfs that holds the hierarchies (a stray directory) is none.
 pub fn cgroup_hierarchies() -> Vec<PathBuf> {
     if cgroup_v2() {
         return vec![PathBuf::from(CG_ROOT)];
@@ -249,7 +250,7 @@ pub fn cgroup_hierarchies() -> Vec<PathBuf> {
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .map(|e| e.path())
-                .filter(|p| !p.is_symlink() && p.is_dir())
+                .filter(|p| !p.is_symlink() && p.join("cgroup.procs").is_file())
                 .collect()
         })
         .unwrap_or_default();

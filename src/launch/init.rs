@@ -287,6 +287,7 @@ fn build_rootfs(
         cgroup_path: ctx.cgroup_path,
         hierarchies: &ctx.hierarchies,
         idmapped: idmapped.into(),
+        start_dir: crate::linux::open_fd(".", OFlag::O_PATH | OFlag::O_DIRECTORY).ok(),
     };
     let mounts = ctx.spec.mounts().clone().unwrap_or_default();
     for (i, m) in mounts.iter().enumerate() {
@@ -332,6 +333,7 @@ fn build_rootfs(
     // runc creates a missing cwd, as root, before the user switch.
     create_in_root(root_fd.as_fd(), process.cwd(), Kind::Dir)
         .map_err(|e| Error::sys(format!("create cwd {:?}", process.cwd()), e))?;
+    drop(mctx);
     drop(root_fd);
 
     crate::log::debug("init: mounts and devices made");

@@ -196,13 +196,13 @@ pub fn mount_raw(src: Option<&Path>, target: &Path, fstype: Option<&str>, flags:
 }
 
 /// `mount_raw` on what `target` (an fd from a lookup inside the rootfs) is.
-pub fn mount_on(src: Option<&Path>, target: &OwnedFd, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> std::result::Result<(), Errno> {
-    at_target(target, |t| mount_raw(src, t, fstype, flags, data))
+pub fn mount_on(ctx: &MountCtx, src: Option<&Path>, target: &OwnedFd, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> std::result::Result<(), Errno> {
+    at_target(ctx, target, |t| mount_raw(src, t, fstype, flags, data))
 }
 
 /// `remount_bind` of the mount `target` (an fd of its root) is.
-pub fn remount_bind_on(target: &OwnedFd, flags: MsFlags, in_userns: bool) -> std::result::Result<(), Errno> {
-    at_target(target, |t| remount_bind(t, flags, in_userns))
+pub fn remount_bind_on(ctx: &MountCtx, target: &OwnedFd, flags: MsFlags) -> std::result::Result<(), Errno> {
+    at_target(ctx, target, |t| remount_bind(t, flags, ctx.in_userns))
 }
 
 /// A bind mount of what `src` (an fd) is on `target`, without naming `src` by its /proc/self/fd
@@ -237,14 +237,10 @@ pub fn bind_fd(src: &OwnedFd, target: &Path) -> std::result::Result<(), Errno> {
 /// directory for the call and is named "."; anything else is named by its /proc/self/fd link.
 /// The link costs a walk through /proc/<pid>, whose first lookup in a process makes its entries
 /// (about 25 us in a fresh init, then about 2 us each): the init mounts on twenty-odd
-/// directories. The working directory is put back afterwards (a relative mount source, a block
-/// device's path say, is still looked up from where the runtime was started); where it could
-/// not be put back, the link is used. For the rootfs being built, before pivot_root or chroot:
-/// the directory put back is the runtime's.
-fn at_target<T>(target: &OwnedFd, f: impl FnOnce(&Path) -> std::result::Result<T, Errno>) -> std::result::Result<T, Errno> {
-    static START: std::sync::OnceLock<Option<OwnedFd>> = std::sync::OnceLock::new();
-    let start = START.get_or_init(|| super::open_fd(".", nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY).ok());
-    match start {
+/// directories. The working directory is put back afterwards (`MountCtx::start_dir`); without
+/// it, the link is used.
+fn at_target<T>(ctx: &MountCtx, target: &OwnedFd, f: impl FnOnce(&Path) -> std::result::Result<T, Errno>) -> std::result::Result<T, Errno> {
+    match &ctx.start_dir {
         Some(start) if nix::unistd::fchdir(target.as_raw_fd()).is_ok() => {
             let r = f(Path::new("."));
             nix::unistd::fchdir(start.as_raw_fd())?;
@@ -267,6 +263,11 @@ pub struct MountCtx<'a> {
     pub hierarchies: &'a std::cell::RefCell<Option<Vec<super::rootfs::Hierarchy>>>,
     /// Detached idmapped mounts made by the runtime side, by mount index (see `idmap`).
     pub idmapped: std::cell::RefCell<std::collections::HashMap<usize, std::os::fd::OwnedFd>>,
+    /// The working directory the init started in (O_PATH), made current again after each mount
+    /// on "." (`at_target`): a relative mount source, a block device's path say, is still looked
+    /// up from where the runtime was started. A host directory: the context is dropped, and this
+    /// closed, before pivot_root and the createContainer hooks.
+    pub start_dir: Option<OwnedFd>,
 }
 
 fn display(m: &Mount) -> (String, String) {
@@ -294,7 +295,7 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
         let data = opts.data.join(",");
         let data = (!data.is_empty()).then_some(data.as_str());
         let flags = opts.flags | if opts.is_bind() { MsFlags::MS_BIND } else { MsFlags::empty() };
-        mount_on(None, &target, None, flags, data).map_err(|e| mount_err(m, e))?;
+        mount_on(ctx, None, &target, None, flags, data).map_err(|e| mount_err(m, e))?;
     } else if opts.is_bind() || typ == "bind" {
         let src = bind_source(ctx.bundle, m)?;
         let kind = if src.is_dir() { Kind::Dir } else { Kind::File };
@@ -310,13 +311,13 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
             }
             None => {
                 let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
-                mount_on(Some(&src), &target, None, flags, None).map_err(|e| mount_err(m, e))?;
+                mount_on(ctx, Some(&src), &target, None, flags, None).map_err(|e| mount_err(m, e))?;
             }
         }
         let extra = without(opts.flags, MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
             let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| mount_err(m, e))?;
-            remount_bind_on(&mounted, extra, ctx.in_userns).map_err(|e| mount_err(m, e))?;
+            remount_bind_on(ctx, &mounted, extra).map_err(|e| mount_err(m, e))?;
         }
     } else {
         refuse_symlinked_kernel_fs(ctx, idx, m, typ)?;
@@ -331,14 +332,14 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
         let data = opts.data.join(",");
         let data = (!data.is_empty()).then_some(data.as_str());
         let flags = without(opts.flags, MsFlags::MS_REMOUNT);
-        match mount_on(Some(&src), &target, Some(typ), flags, data) {
+        match mount_on(ctx, Some(&src), &target, Some(typ), flags, data) {
             Ok(()) => {}
             // sysfs cannot be mounted without a private network namespace: bind the host's, as runc.
             Err(Errno::EPERM) if typ == "sysfs" && !ctx.new_netns => {
                 let rec = MsFlags::MS_BIND | MsFlags::MS_REC;
-                mount_on(Some(Path::new("/sys")), &target, None, rec, None).map_err(|e| mount_err(m, e))?;
+                mount_on(ctx, Some(Path::new("/sys")), &target, None, rec, None).map_err(|e| mount_err(m, e))?;
                 let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| mount_err(m, e))?;
-                remount_bind_on(&mounted, flags, ctx.in_userns).map_err(|e| mount_err(m, e))?;
+                remount_bind_on(ctx, &mounted, flags).map_err(|e| mount_err(m, e))?;
             }
             // A devpts gid= the user namespace does not map (runc's template says gid=5; a
             // rootless mapping of one id has no group 5): without it, as crun does, with a warning.
@@ -349,7 +350,7 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
                     m.destination()
                 ));
                 let data = kept.join(",");
-                mount_on(Some(&src), &target, Some(typ), flags, (!data.is_empty()).then_some(data.as_str())).map_err(|e| mount_err(m, e))?;
+                mount_on(ctx, Some(&src), &target, Some(typ), flags, (!data.is_empty()).then_some(data.as_str())).map_err(|e| mount_err(m, e))?;
             }
             Err(e) => return Err(mount_err(m, e)),
         }
@@ -361,7 +362,7 @@ pub fn mount_entry(ctx: &MountCtx, idx: usize, m: &Mount) -> Result<()> {
     }
     if !opts.propagation.is_empty() {
         let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| mount_err(m, e))?;
-        mount_on(None, &mounted, None, opts.propagation, None).map_err(|e| mount_err(m, e))?;
+        mount_on(ctx, None, &mounted, None, opts.propagation, None).map_err(|e| mount_err(m, e))?;
     }
     if opts.rec_set != 0 || opts.rec_clr != 0 {
         let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| mount_err(m, e))?;

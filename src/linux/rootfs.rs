@@ -106,20 +106,20 @@ pub fn mount_cgroup(ctx: &MountCtx, m: &Mount, opts: &MountOptions) -> Result<()
         let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
         let rel = own.lines().find_map(|l| l.strip_prefix("0::/")).map(Path::new).unwrap_or(rel);
         if ctx.new_cgroupns {
-            mount_on(Some(Path::new("cgroup2")), &target, Some("cgroup2"), flags, None)
+            mount_on(ctx, Some(Path::new("cgroup2")), &target, Some("cgroup2"), flags, None)
                 .map_err(|e| err("cgroup2", e))?;
         } else {
             let src = Path::new("/sys/fs/cgroup").join(rel);
-            mount_on(Some(&src), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+            mount_on(ctx, Some(&src), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
                 .map_err(|e| err("bind", e))?;
             let mounted = open_in_root(ctx.rootfs, dest).map_err(|e| err("", e))?;
-            remount_bind_on(&mounted, flags, ctx.in_userns).map_err(|e| err("remount", e))?;
+            remount_bind_on(ctx, &mounted, flags).map_err(|e| err("remount", e))?;
         }
         return Ok(());
     }
     // v1 or hybrid: a tmpfs holding every hierarchy the host has mounted under /sys/fs/cgroup.
     let tmpfs_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    mount_on(Some(Path::new("tmpfs")), &target, Some("tmpfs"), tmpfs_flags, Some("mode=755"))
+    mount_on(ctx, Some(Path::new("tmpfs")), &target, Some("tmpfs"), tmpfs_flags, Some("mode=755"))
         .map_err(|e| err("tmpfs", e))?;
     // The tmpfs just made, seen by this process alone: its directories are made and opened
     // relative to it, without a lookup from the rootfs for each.
@@ -131,22 +131,22 @@ pub fn mount_cgroup(ctx: &MountCtx, m: &Mount, opts: &MountOptions) -> Result<()
         let inner = without(flags, MsFlags::MS_RDONLY);
         if ctx.new_cgroupns {
             let data = if fstype == "cgroup2" { None } else { Some(options.as_str()) };
-            mount_on(Some(Path::new("cgroup")), &t, Some(&fstype), inner | (flags & MsFlags::MS_RDONLY), data)
+            mount_on(ctx, Some(Path::new("cgroup")), &t, Some(&fstype), inner | (flags & MsFlags::MS_RDONLY), data)
                 .map_err(|e| err(&name, e))?;
         } else {
             let src = Path::new("/sys/fs/cgroup").join(&name).join(rel);
             if !src.exists() {
                 continue;
             }
-            mount_on(Some(&src), &t, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+            mount_on(ctx, Some(&src), &t, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
                 .map_err(|e| err(&name, e))?;
             let mounted = open_in_root(ctx.rootfs, &sub).map_err(|e| err(&name, e))?;
-            remount_bind_on(&mounted, flags, ctx.in_userns).map_err(|e| err(&name, e))?;
+            remount_bind_on(ctx, &mounted, flags).map_err(|e| err(&name, e))?;
         }
     }
     if flags.contains(MsFlags::MS_RDONLY) {
-        remount_bind_on(&tree, tmpfs_flags | MsFlags::MS_RDONLY, ctx.in_userns)
-            .or_else(|_| mount_on(None, &tree, None, MsFlags::MS_REMOUNT | tmpfs_flags | MsFlags::MS_RDONLY, Some("mode=755")))
+        remount_bind_on(ctx, &tree, tmpfs_flags | MsFlags::MS_RDONLY)
+            .or_else(|_| mount_on(ctx, None, &tree, None, MsFlags::MS_REMOUNT | tmpfs_flags | MsFlags::MS_RDONLY, Some("mode=755")))
             .map_err(|e| err("read-only remount", e))?;
     }
     Ok(())
